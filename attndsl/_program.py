@@ -1,0 +1,116 @@
+"""`Program`: a checked program with its canonical form and id, and the front end's passes.
+
+The passes, each one module with one job (the compiler in `attndsl.compiler` continues
+the sequence with lower and emit):
+
+| pass | module | adds |
+|---|---|---|
+| parse | `_parse` | text → `Function` tree with positions; syntax errors with line and column |
+| check | `_check` | names, types, loop bounds and depth → `Checked` (types of every local) |
+| canonicalise | `_canon` | one spelling per meaning → canonical `Program` and its id |
+| interpret | `_interpret` | the reference meaning: tokens → normalised causal matrix |
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from . import _ast as A
+from ._check import Checked, check
+from ._errors import AttnDslError
+from ._features import SequenceFeatures
+from ._interpret import interpret
+from ._parse import parse
+
+ID_LENGTH = 16
+
+
+class Program:
+    """A program that parsed and checked. Build one with `attndsl.load` or `Program.load`."""
+
+    def __init__(self, checked: Checked) -> None:
+        self.checked = checked
+
+    @classmethod
+    def from_source(cls, source: str | bytes, filename: str = "<program>") -> Program:
+        """Parse and check program text; raise `ProgramError` listing every problem."""
+        fn = parse(source, filename)
+        text = source.decode("utf-8") if isinstance(source, bytes) else source
+        return cls(check(fn, text.replace("\r\n", "\n"), filename))
+
+    @classmethod
+    def load(cls, path: str | Path) -> Program:
+        """Read, parse and check a program file."""
+        path = Path(path)
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise AttnDslError(f"{path}: cannot read program: {exc.strerror or exc}") from None
+        return cls.from_source(data, str(path))
+
+    # ------------------------------------------------------------ identity
+    @property
+    def function(self) -> A.Function:
+        return self.checked.function
+
+    @property
+    def source(self) -> str:
+        return self.checked.source
+
+    @property
+    def filename(self) -> str:
+        return self.checked.filename
+
+    @property
+    def docstring(self) -> str | None:
+        return self.function.docstring
+
+    @property
+    def name(self) -> str:
+        """The program's name: its docstring's text before the first colon, else its id."""
+        doc = (self.docstring or "").strip().split("\n", 1)[0]
+        if ":" in doc and doc.index(":") <= 60:
+            return doc.split(":", 1)[0].strip()
+        return doc[:60] or self.id
+
+    @functools.cached_property
+    def canonical(self) -> Program:
+        """The canonical form (itself canonical: `p.canonical.canonical` prints the same)."""
+        from ._canon import canonicalise
+
+        return canonicalise(self)
+
+    @functools.cached_property
+    def text(self) -> str:
+        """The canonical program, printed (docstring included)."""
+        from ._printer import print_function
+
+        return print_function(self.canonical.function)
+
+    @functools.cached_property
+    def id(self) -> str:
+        """Hash of the canonical body (docstring excluded): equal ids, equal programs."""
+        from ._printer import print_function
+
+        body = print_function(self.canonical.function, docstring=False)
+        return hashlib.sha256(body.encode("utf-8")).hexdigest()[:ID_LENGTH]
+
+    # ---------------------------------------------------------------- running
+    def __call__(self, tokens: Sequence[str] | SequenceFeatures) -> np.ndarray:
+        """The normalised causal attention pattern on one token sequence (reference meaning)."""
+        return interpret(self.checked, tokens)
+
+    def __repr__(self) -> str:
+        return f"Program({self.name!r}, id={self.id})"
+
+
+def load(source: str | bytes | Path, filename: str | None = None) -> Program:
+    """A checked `Program` from source text (str/bytes) or from a file path (`Path`)."""
+    if isinstance(source, Path):
+        return Program.load(source)
+    return Program.from_source(source, filename or "<program>")

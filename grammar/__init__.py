@@ -1,0 +1,43 @@
+"""The grammar of the attndsl language and its loader.
+
+`attndsl.lark` beside this file is the single source of the surface syntax.
+"""
+
+from __future__ import annotations
+
+import functools
+from importlib import resources
+
+from lark import Lark
+from lark.indenter import Indenter
+
+GRAMMAR_FILE = "attndsl.lark"
+
+
+class ProgramIndenter(Indenter):
+    """Python's layout rules: leading spaces become _INDENT/_DEDENT tokens."""
+
+    NL_type = "_NL"
+    OPEN_PAREN_types = ["LPAR", "LSQB"]  # noqa: RUF012 (lark reads these as class attributes)
+    CLOSE_PAREN_types = ["RPAR", "RSQB"]  # noqa: RUF012
+    INDENT_type = "_INDENT"
+    DEDENT_type = "_DEDENT"
+    tab_len = 8
+
+
+def grammar_text() -> str:
+    """The grammar source, as shipped with the package."""
+    return resources.files(__package__).joinpath(GRAMMAR_FILE).read_text(encoding="utf-8")
+
+
+@functools.cache
+def load_parser() -> Lark:
+    """The LALR parser for the language (built once per process, cached on disk by Lark)."""
+    return Lark(
+        grammar_text(),
+        parser="lalr",
+        postlex=ProgramIndenter(),
+        propagate_positions=True,
+        maybe_placeholders=True,
+        cache=True,
+    )

@@ -1,0 +1,1 @@
+"""Prompt templates and few-shot examples for the LLM synthesiser (`attndsl.prompts`)."""
