@@ -178,7 +178,8 @@ def structure(flags: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, ...]:
             start_w = i
         word_of[i] = word
         word_start[i] = start_w
-        if i > 0 and pending and not space and not (closer and not lead):
+        glued = closer and not lead and not flags[i - 1, 1]  # a closing quote after the end
+        if i > 0 and pending and not space and not glued:
             start_s = i
             pending = False
         sentence_start[i] = start_s

@@ -182,6 +182,11 @@ def _syntax_error(exc: UnexpectedInput, source: str, filename: str) -> ParseErro
     if kind == "MORETHAN" and before.endswith("-"):
         return _err("return annotations are not allowed; write `def head(tokens):`",
                     "annotation", line, column - 1, 2, filename, source)
+    at = line + 1 if kind in ("_DEDENT", "_NL") else line
+    if "_INDENT" in getattr(exc, "expected", ()) or _missing_block(source, at):
+        return _err("expected an indented block: indent the body of the line ending in `:` by "
+                    "4 more spaces (write `pass` for an empty body)", "indentation", at,
+                    1, 1, filename, source)
     if kind == "_INDENT":
         return _err("unexpected indentation", "indentation", line, column, 1, filename, source)
     if kind == "$END" or isinstance(exc, UnexpectedEOF):
@@ -196,9 +201,22 @@ def _syntax_error(exc: UnexpectedInput, source: str, filename: str) -> ParseErro
     expected = sorted({_TERMINAL_NAMES.get(t, f"'{_literal_of(t)}'")
                        for t in getattr(exc, "expected", ()) if not t.startswith("__")})
     shown = ", ".join(expected[:6]) + (", ..." if len(expected) > 6 else "")
-    what = "end of line" if kind == "_NL" else f"'{value}'" if value else kind
+    what = {"_NL": "end of line", "_DEDENT": "end of block"}.get(kind, f"'{value}'")
     message = f"unexpected {what}" + (f"; expected {shown}" if shown else "")
     return _err(message, "syntax", line, column, width, filename, source)
+
+
+def _missing_block(source: str, line: int) -> bool:
+    """Whether `line` should have been indented under a preceding line ending in `:`."""
+    lines = source.split("\n")
+    if not 1 <= line <= len(lines):
+        return False
+    for previous in reversed(lines[: line - 1]):
+        code = previous.split("#", 1)[0].rstrip()
+        if code:
+            indent = len(lines[line - 1]) - len(lines[line - 1].lstrip(" "))
+            return code.endswith(":") and indent <= len(previous) - len(previous.lstrip(" "))
+    return False
 
 
 def _literal_of(terminal: str) -> str:

@@ -1,0 +1,8 @@
+class Head:
+    pass
+
+
+def head(tokens):
+    n = len(tokens)
+    out = zeros(n, n)
+    return out

@@ -1,0 +1,5 @@
+def head(tokens):
+    global out
+    n = len(tokens)
+    out = zeros(n, n)
+    return out

@@ -1,0 +1,4 @@
+async def head(tokens):
+    n = len(tokens)
+    out = zeros(n, n)
+    return out

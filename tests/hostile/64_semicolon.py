@@ -1,0 +1,3 @@
+def head(tokens):
+    n = len(tokens); out = zeros(n, n)
+    return out

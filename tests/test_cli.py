@@ -1,0 +1,71 @@
+"""The command line: check, canon, interpret, library; exit codes and stdin."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import attndsl
+
+PREVIOUS = str(attndsl.library_dir() / "previous_token.py")
+
+
+def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "attndsl", *args], input=stdin,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_check_library_passes():
+    files = sorted(str(p) for p in attndsl.library_dir().glob("*.py"))
+    result = run("check", *files)
+    assert result.returncode == 0, result.stderr
+    assert f"{len(files)} of {len(files)} programs check" in result.stdout
+
+
+def test_check_reports_every_error_and_fails(tmp_path):
+    bad = tmp_path / "bad.py"
+    bad.write_text("def f(t):\n    n = len(t)\n    out = zeros(n, n)\n    x = foo\n"
+                   "    y = is_punct(3)\n    return out\n")
+    result = run("check", PREVIOUS, str(bad))
+    assert result.returncode == 1
+    assert f"{bad}:4:9: error: unknown name 'foo'" in result.stderr
+    assert f"{bad}:5:18: error: is_punct takes a token" in result.stderr
+    assert "    4 |     x = foo" in result.stderr
+
+
+def test_stdin_and_canon_id():
+    source = open(PREVIOUS).read()
+    by_stdin = run("canon", "--id", "-", stdin=source)
+    assert by_stdin.returncode == 0
+    assert by_stdin.stdout.strip() == attndsl.library()["previous_token"].id
+    canon = run("canon", PREVIOUS)
+    assert canon.stdout == attndsl.library()["previous_token"].text
+    assert run("check", "-", stdin="def f(:\n").returncode == 1
+
+
+def test_interpret_json():
+    result = run("interpret", PREVIOUS, "--text", "The cat sat.", "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["tokens"] == ["The", " cat", " sat", "."]
+    assert data["matrix"][2] == [0.0, 1.0, 0.0, 0.0]
+
+
+def test_interpret_table_and_library_listing():
+    assert "Previous token" in run("interpret", PREVIOUS, "--text", "a b c").stdout
+    listing = run("library")
+    assert listing.returncode == 0 and "induction" in listing.stdout
+
+
+def test_missing_file_is_a_clear_error():
+    result = run("check", "no/such/file.py")
+    assert result.returncode == 2
+    assert result.stderr.strip() == ("attndsl: error: cannot read no/such/file.py: "
+                                     "No such file or directory")
+
+
+def test_help_has_examples():
+    for command in ("check", "canon", "interpret", "library"):
+        result = run(command, "--help")
+        assert result.returncode == 0 and "Examples:" in result.stdout
