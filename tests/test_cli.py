@@ -35,7 +35,7 @@ def test_check_reports_every_error_and_fails(tmp_path):
 
 
 def test_stdin_and_canon_id():
-    source = open(PREVIOUS).read()
+    source = (attndsl.library_dir() / "previous_token.py").read_text()
     by_stdin = run("canon", "--id", "-", stdin=source)
     assert by_stdin.returncode == 0
     assert by_stdin.stdout.strip() == attndsl.library()["previous_token"].id
