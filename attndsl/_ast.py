@@ -5,6 +5,7 @@ Positions never take part in equality, so two trees that print the same compare 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
 
@@ -26,6 +27,11 @@ def _pos() -> Pos:
     return field(default=NOWHERE, compare=False, repr=False)
 
 
+@functools.cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(cls) if f.name != "pos")
+
+
 class Node:
     """Base of every node: `pos` says where it came from."""
 
@@ -33,8 +39,8 @@ class Node:
 
     def children(self) -> Iterator[Node]:
         """The direct child nodes, in source order."""
-        for f in fields(self):  # type: ignore[arg-type]
-            value = getattr(self, f.name)
+        for name in _field_names(type(self)):
+            value = getattr(self, name)
             if isinstance(value, Node):
                 yield value
             elif isinstance(value, tuple):
