@@ -25,7 +25,7 @@ from ._check import Checked, check
 from ._errors import AttnDslError
 from ._features import SequenceFeatures
 from ._interpret import interpret
-from ._parse import parse
+from ._parse import parse, read_source
 
 ID_LENGTH = 16
 
@@ -39,9 +39,8 @@ class Program:
     @classmethod
     def from_source(cls, source: str | bytes, filename: str = "<program>") -> Program:
         """Parse and check program text; raise `ProgramError` listing every problem."""
-        fn = parse(source, filename)
-        text = source.decode("utf-8") if isinstance(source, bytes) else source
-        return cls(check(fn, text.replace("\r\n", "\n"), filename))
+        text = read_source(source, filename)
+        return cls(check(parse(text, filename), text, filename))
 
     @classmethod
     def load(cls, path: str | Path) -> Program:

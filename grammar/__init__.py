@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-import functools
+import threading
 from importlib import resources
 
 from lark import Lark
@@ -30,9 +30,19 @@ def grammar_text() -> str:
     return resources.files(__package__).joinpath(GRAMMAR_FILE).read_text(encoding="utf-8")
 
 
-@functools.cache
+_local = threading.local()
+
+
 def load_parser() -> Lark:
-    """The LALR parser for the language (built once per process, cached on disk by Lark)."""
+    """The LALR parser for the language: one per thread (the indenter keeps state while it
+    runs), built from Lark's on-disk cache after the first time."""
+    parser = getattr(_local, "parser", None)
+    if parser is None:
+        parser = _local.parser = _build()
+    return parser
+
+
+def _build() -> Lark:
     return Lark(
         grammar_text(),
         parser="lalr",

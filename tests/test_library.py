@@ -53,10 +53,15 @@ def uniform(sets):
     return pattern([{c: 1.0 for c in s} for s in sets])
 
 
+def interpret(program, tokens):
+    """`attndsl.interpret` runs a checked program; a `Program` carries it as `.checked`."""
+    return attndsl.interpret(getattr(program, "checked", program), list(tokens))
+
+
 def run(name, tokens=TOKENS):
     programs = attndsl.library()
     assert name in programs, f"{name} missing from attndsl.library()"
-    result = attndsl.interpret(programs[name], list(tokens))
+    result = interpret(programs[name], tokens)
     result = np.asarray(result)
     assert result.dtype == np.float64
     assert result.shape == (len(tokens), len(tokens))
@@ -148,7 +153,7 @@ def test_newline_programs_on_two_lines():
 def test_patterns_are_causal_and_normalised():
     programs = attndsl.library()
     for name in EXPECTED:
-        m = np.asarray(attndsl.interpret(programs[name], TOKENS))
+        m = np.asarray(interpret(programs[name], TOKENS))
         np.testing.assert_allclose(m.sum(axis=1), 1.0, atol=1e-12, err_msg=name)
         assert np.all(np.triu(m, k=1) == 0), name
         assert np.all(m >= 0), name
