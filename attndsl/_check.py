@@ -344,7 +344,7 @@ class _Checker:
         elif self._check_binding_name(name, stmt, "local"):
             value = self.expr(stmt.value, assigned)
             if value is not None and value not in (*NUMERIC, T.TOK):
-                self.error(stmt.value, f"a local holds a number, a bool or a token, not a "
+                self.error(stmt.value, f"a local holds a number, a bool or a token, not "
                            f"{self._describe(value)}", "type")
             elif value is not None and not self._fits(value, self.types.get(name)):
                 self.error(stmt, f"'{name}' holds {self._describe(self.types[name])} elsewhere "

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -269,11 +270,12 @@ def interpret_raw(checked: Checked, features: SequenceFeatures) -> np.ndarray:
     return np.array(run.out, dtype=np.float64).reshape(run.n, run.n)
 
 
-def interpret(checked: Checked, tokens: Sequence[str] | SequenceFeatures) -> np.ndarray:
+def interpret(program: Checked | Any, tokens: Sequence[str] | SequenceFeatures) -> np.ndarray:
     """Run a checked program on one token sequence; the normalised causal n×n float64 matrix.
 
-    tokens: token texts as the tokenizer decodes them (word starts as a leading space), or
-    their precomputed `SequenceFeatures`.
+    program: a `Program` or its `Checked` tree. tokens: token texts as the tokenizer decodes
+    them (word starts as a leading space), or their precomputed `SequenceFeatures`.
     """
+    checked = program if isinstance(program, Checked) else program.checked
     features = tokens if isinstance(tokens, SequenceFeatures) else sequence_features(tokens)
     return S.normalise(interpret_raw(checked, features))

@@ -102,7 +102,7 @@ class Program:
     # ---------------------------------------------------------------- running
     def __call__(self, tokens: Sequence[str] | SequenceFeatures) -> np.ndarray:
         """The normalised causal attention pattern on one token sequence (reference meaning)."""
-        return interpret(self.checked, tokens)
+        return interpret(self, tokens)
 
     def __repr__(self) -> str:
         return f"Program({self.name!r}, id={self.id})"
