@@ -53,7 +53,7 @@ def _is_len(expr: A.Expr, param: str) -> bool:
             and isinstance(expr.args[0], A.Name) and expr.args[0].id == param)
 
 
-def _int_literal(expr: A.Expr) -> int | None:
+def int_literal(expr: A.Expr) -> int | None:
     if isinstance(expr, A.Const) and type(expr.value) is int:
         return expr.value
     if isinstance(expr, A.UnaryOp) and expr.op == "-" and isinstance(expr.operand, A.Const):
@@ -421,7 +421,7 @@ class _Checker:
             kind = self.expr(arg, assigned)
             if kind is not None and kind != T.INT:
                 self.error(arg, f"range takes ints, not {self._describe(kind)}", "type")
-        if len(args) == 3 and not _int_literal(args[2]):
+        if len(args) == 3 and not int_literal(args[2]):
             self.error(args[2], "the step of range must be a non-zero integer literal, such as "
                        "1 or -1", "loop")
         found = [self.bound(a) for a in args[:2]]

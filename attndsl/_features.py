@@ -161,31 +161,34 @@ def layout_flags(text: str) -> tuple[bool, ...]:
 def structure(flags: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, ...]:
     """Word and sentence structure of one sequence.
 
-    flags: bool [n, len(LAYOUT_FLAGS)]; keys: int [n], equal where tokens are equal.
-    Returns int64 arrays (word_of, word_start, sentence_start, prev_same), each [n].
+    flags: bool [n, len(LAYOUT_FLAGS)]; keys: int64 [n], non-negative, equal where tokens
+    are equal. Returns int64 arrays (word_of, word_start, sentence_start, prev_same), each
+    [n]. Plain loops over arrays, so Numba can compile this same function for the kernels.
     """
     n = flags.shape[0]
     word_of = np.zeros(n, np.int64)
     word_start = np.zeros(n, np.int64)
     sentence_start = np.zeros(n, np.int64)
     prev_same = np.full(n, -1, np.int64)
+    last = np.full(keys.max() + 1 if n else 1, -1, np.int64)
     word, start_w, start_s, pending = -1, 0, 0, False
-    last: dict[int, int] = {}
     for i in range(n):
-        lead, _, space, newline, ends, closer = flags[i]
-        if i == 0 or lead or flags[i - 1, 1]:
+        lead, space, newline, ends, closer = (flags[i, 0], flags[i, 2], flags[i, 3],
+                                              flags[i, 4], flags[i, 5])
+        after_space = i > 0 and flags[i - 1, 1]
+        if i == 0 or lead or after_space:
             word += 1
             start_w = i
         word_of[i] = word
         word_start[i] = start_w
-        glued = closer and not lead and not flags[i - 1, 1]  # a closing quote after the end
+        glued = closer and not lead and not after_space  # a closing quote after the end
         if i > 0 and pending and not space and not glued:
             start_s = i
             pending = False
         sentence_start[i] = start_s
         if newline or ends:
             pending = True
-        prev_same[i] = last.get(keys[i], -1)
+        prev_same[i] = last[keys[i]]
         last[keys[i]] = i
     return word_of, word_start, sentence_start, prev_same
 

@@ -1,0 +1,91 @@
+"""The kernel cache: content-addressed source files that Numba compiles once per machine.
+
+A kernel module lives at `<cache>/kernels/k_<program id>_<key>.py`, key = hash of the emitted
+source, the compiler version and the Numba version; Numba keeps the machine code beside it in
+`__pycache__`. A file whose text no longer matches its name is rewritten; a module whose
+cached machine code fails to load is purged and compiled again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from types import ModuleType
+
+COMPILER_VERSION = "1"
+
+
+def cache_root() -> Path:
+    """`$ATTNDSL_CACHE`, else `$XDG_CACHE_HOME/attndsl`, else `~/.cache/attndsl`."""
+    if os.environ.get("ATTNDSL_CACHE"):
+        return Path(os.environ["ATTNDSL_CACHE"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "attndsl"
+
+
+def kernel_dir() -> Path:
+    path = cache_root() / "kernels"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def source_key(source: str) -> str:
+    import numba
+
+    text = f"{COMPILER_VERSION}\0{numba.__version__}\0{source}"
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write `text` to `path` through a temporary file and a rename."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def module_path(program_id: str, source: str) -> Path:
+    """The cache file for a kernel module's source, written (or repaired) if needed."""
+    path = kernel_dir() / f"k_{program_id}_{source_key(source)}.py"
+    try:
+        current = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        current = None
+    if current != source:
+        write_atomic(path, source)
+        purge(path)
+    return path
+
+
+def purge(path: Path) -> None:
+    """Drop Numba's cached machine code for a kernel module."""
+    cache = path.parent / "__pycache__"
+    if cache.is_dir():
+        for entry in cache.glob(f"{path.stem}.*"):
+            entry.unlink(missing_ok=True)
+
+
+def import_module(path: Path) -> ModuleType:
+    """Import a kernel module from its cache file (a fresh module object each time)."""
+    name = f"attndsl_kernels.{path.stem}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:  # pragma: no cover - a file we just wrote
+        raise ImportError(f"cannot import kernel module {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def clear() -> None:
+    """Remove every cached kernel."""
+    shutil.rmtree(cache_root() / "kernels", ignore_errors=True)

@@ -1,0 +1,159 @@
+"""`compile(program, backend)` → `Kernel`: the compiled pattern of a program over batches.
+
+A kernel takes a ragged batch of token ids (or token texts) and the vocabulary's tables and
+returns the normalised causal patterns as a padded float32 tensor [B, N, N], a ragged flat
+buffer, or a stream of chunks whose size is bounded for any number and length of sentences.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from attndsl._errors import AttnDslError
+from attndsl._program import Program
+
+from . import _cache
+from ._batch import Batch, ragged_offsets
+from ._ir import Lowered
+from ._lower import lower
+from ._numba import emit_module
+from ._vocab import Vocab, word_vocab
+
+BACKENDS = ("auto", "numba", "torch")
+DEFAULT_MAX_CELLS = 1 << 26  # 64 Mi entries (256 MiB of float32) per chunk
+
+
+class CompileError(AttnDslError):
+    """A program cannot be compiled for the backend asked for."""
+
+
+@dataclass
+class Kernel:
+    """A compiled program. Call it on a batch: `kernel(batch, vocab)` → [B, N, N] float32."""
+
+    program: Program
+    backend: str
+    lowered: Lowered
+    compile_seconds: float
+    source: str = ""
+    fallback_reason: str | None = None
+    _impl: object = field(default=None, repr=False)
+
+    # ------------------------------------------------------------ running
+    def __call__(self, batch: Batch | Sequence[Sequence[int]], vocab: Vocab,
+                 device: str | torch.device | None = None) -> torch.Tensor:
+        """Padded patterns [B, N, N] float32 (zeros outside each n×n block)."""
+        batch = batch if isinstance(batch, Batch) else Batch.from_sequences(batch)
+        return self._impl.padded(batch, vocab, device)  # type: ignore[attr-defined]
+
+    def ragged(self, batch: Batch | Sequence[Sequence[int]], vocab: Vocab,
+               device: str | torch.device | None = None) -> tuple[torch.Tensor, np.ndarray]:
+        """Patterns back to back in one flat float32 buffer, with int64 offsets [B + 1]
+        (sequence b's n×n pattern is `flat[offsets[b]:offsets[b + 1]].view(n, n)`)."""
+        batch = batch if isinstance(batch, Batch) else Batch.from_sequences(batch)
+        return self._impl.ragged(batch, vocab, device), ragged_offsets(batch)  # type: ignore
+
+    def chunks(self, batch: Batch | Sequence[Sequence[int]], vocab: Vocab,
+               max_cells: int = DEFAULT_MAX_CELLS,
+               device: str | torch.device | None = None) -> Iterator[tuple[int, torch.Tensor]]:
+        """(index of the first sequence, padded patterns) for consecutive sub-batches, each
+        at most `max_cells` entries: memory stays bounded for any corpus."""
+        batch = batch if isinstance(batch, Batch) else Batch.from_sequences(batch)
+        for start, part in batch.chunks(max_cells):
+            yield start, self(part, vocab, device)
+
+    def on_tokens(self, sequences: Sequence[Sequence[str]],
+                  vocab: Vocab | None = None) -> list[np.ndarray]:
+        """Patterns of token-text sequences, one n×n float32 array each (a word vocabulary is
+        built from the sequences when none is given)."""
+        vocab = vocab or word_vocab(sequences)
+        batch = Batch.from_sequences([vocab.encode(s) for s in sequences])
+        flat, offsets = self.ragged(batch, vocab)
+        values = flat.cpu().numpy()
+        return [values[offsets[b]:offsets[b + 1]].reshape(n, n)
+                for b, n in enumerate(batch.lengths.tolist())]
+
+
+class _NumbaImpl:
+    """Runs an imported kernel module on ragged batches."""
+
+    def __init__(self, module, lowered: Lowered) -> None:
+        self.module, self.lowered = module, lowered
+
+    def _tables(self, vocab: Vocab) -> tuple:
+        return (vocab.key_class, vocab.lower_map, vocab.tests, vocab.layout,
+                vocab.literal_classes(self.lowered.literals))
+
+    def _run(self, batch: Batch, vocab: Vocab, flat: np.ndarray, cells: np.ndarray,
+             width: int) -> None:
+        if len(batch):
+            self.module.kernel(batch.ids, batch.offsets, flat, cells, width, *self._tables(vocab))
+
+    def padded(self, batch: Batch, vocab: Vocab, device) -> torch.Tensor:
+        size = batch.max_length
+        out = np.empty((len(batch), size, size), dtype=np.float32)
+        cells = np.arange(len(batch) + 1, dtype=np.int64) * size * size
+        self._run(batch, vocab, out.reshape(-1), cells, size)
+        return torch.from_numpy(out).to(device) if device else torch.from_numpy(out)
+
+    def ragged(self, batch: Batch, vocab: Vocab, device) -> torch.Tensor:
+        cells = ragged_offsets(batch)
+        flat = np.empty(int(cells[-1]), dtype=np.float32)
+        self._run(batch, vocab, flat, cells, 0)
+        return torch.from_numpy(flat).to(device) if device else torch.from_numpy(flat)
+
+
+def _warm_numba(module, lowered: Lowered) -> None:
+    """Compile the kernel (or load it from the cache) on a one-token batch."""
+    vocab = Vocab.from_texts(("a",))
+    impl = _NumbaImpl(module, lowered)
+    batch = Batch.from_sequences([[0]])
+    impl.padded(batch, vocab, None)
+
+
+def _build_numba(program: Program, lowered: Lowered) -> tuple[_NumbaImpl, str]:
+    source = emit_module(lowered, f"attndsl kernel for program {program.id}: {program.name}")
+    path = _cache.module_path(program.id, source)
+    for attempt in (1, 2):
+        module = _cache.import_module(path)
+        try:
+            _warm_numba(module, lowered)
+            break
+        except Exception:
+            if attempt == 2:
+                raise
+            _cache.purge(path)  # cached machine code that does not load: rebuild it
+    return _NumbaImpl(module, lowered), source
+
+
+def compile(program: Program | str, backend: str = "auto") -> Kernel:
+    """Compile a program (or its source text) into a batched kernel.
+
+    backend: "numba" (every checked program), "torch" (programs whose loops carry no state;
+    CPU or GPU), or "auto" (torch when it vectorises the program, else numba).
+    """
+    if backend not in BACKENDS:
+        raise CompileError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    if isinstance(program, str):
+        program = Program.from_source(program)
+    canonical = program.canonical
+    start = time.perf_counter()
+    lowered = lower(canonical.checked, canonical.id)
+    reason = None
+    if backend in ("torch", "auto"):
+        from ._torch import TorchImpl, vectorise_reason
+
+        reason = vectorise_reason(lowered)
+        if reason is None:
+            impl = TorchImpl(lowered)
+            return Kernel(canonical, "torch", lowered, time.perf_counter() - start,
+                          impl.describe(), None, impl)
+        if backend == "torch":
+            raise CompileError(f"the torch backend cannot vectorise this program: {reason}")
+    impl, source = _build_numba(canonical, lowered)
+    return Kernel(canonical, "numba", lowered, time.perf_counter() - start, source, reason, impl)

@@ -1,0 +1,197 @@
+"""Numba helpers every emitted kernel calls: the language's total operations, token lookups,
+sentence structure and the final normalisation. Compiled once per machine (`cache=True`).
+
+Each helper mirrors a rule of `attndsl._semantics`; the differential tests hold them to it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from attndsl._features import structure
+
+_jit = njit(cache=True, inline="always")
+
+INT64_MIN = np.int64(-(2**63))
+
+
+@_jit
+def ifloordiv(a, b):
+    if b == 0:
+        return 0
+    if b == -1:
+        return -a  # wraps for INT64_MIN instead of trapping
+    return a // b
+
+
+@_jit
+def imod(a, b):
+    if b == 0 or b == -1:
+        return 0
+    return a % b
+
+
+@_jit
+def fdiv(a, b):
+    return 0.0 if b == 0.0 else a / b
+
+
+@_jit
+def ffloordiv(a, b):
+    return 0.0 if b == 0.0 else a // b
+
+
+@_jit
+def fmod(a, b):
+    return 0.0 if b == 0.0 else a % b
+
+
+@_jit
+def flog(x):
+    return 0.0 if x <= 0.0 else math.log(x)
+
+
+@_jit
+def fsqrt(x):
+    return 0.0 if x < 0.0 else math.sqrt(x)
+
+
+@_jit
+def fexp(x):
+    return math.exp(x)
+
+
+@_jit
+def fmin(a, b):
+    if a != a or b != b:
+        return math.nan
+    return b if b < a else a
+
+
+@_jit
+def fmax(a, b):
+    if a != a or b != b:
+        return math.nan
+    return b if b > a else a
+
+
+@_jit
+def imin(a, b):
+    return b if b < a else a
+
+
+@_jit
+def imax(a, b):
+    return b if b > a else a
+
+
+@_jit
+def tok_at(tok, n, p):
+    return np.int64(tok[p]) if 0 <= p < n else np.int64(-1)
+
+
+@_jit
+def lower(lower_map, t):
+    return lower_map[t] if t >= 0 else np.int64(-1)
+
+
+@_jit
+def tok_test(tests, row, t):
+    return t >= 0 and tests[row, t]
+
+
+@_jit
+def tok_eq(key_class, a, b):
+    return a >= 0 and b >= 0 and key_class[a] == key_class[b]
+
+
+@_jit
+def tok_is(key_class, t, cls):
+    return t >= 0 and key_class[t] == cls
+
+
+@_jit
+def at(array, n, p):
+    return array[p] if 0 <= p < n else np.int64(-1)
+
+
+@_jit
+def out_read(raw, n, a, b):
+    return raw[a, b] if 0 <= a < n and 0 <= b < n else 0.0
+
+
+sentence_structure_core = njit(cache=True)(structure)
+
+
+@njit(cache=True)
+def sentence_structure(tok, key_class, layout):
+    """word_of, word_start, sentence_start, prev_same of one sentence of token ids."""
+    n = tok.shape[0]
+    flags = np.empty((n, layout.shape[1]), dtype=np.bool_)
+    keys = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        flags[i] = layout[tok[i]]
+        keys[i] = key_class[tok[i]]
+    return sentence_structure_core(flags, keys)
+
+
+@njit(cache=True)
+def finish(raw, dest, n):
+    """Normalise the raw n×n output into dest (an N×N float32 block), writing every entry
+    once: the pattern for j <= i < n, zeros elsewhere (the same rules as `normalise`)."""
+    size = dest.shape[0]
+    for i in range(n):
+        row = dest[i]
+        peak = 0.0
+        infinite = 0
+        for j in range(i + 1):
+            v = raw[i, j]
+            if v > 0.0:
+                if v == math.inf:
+                    infinite += 1
+                elif v > peak:
+                    peak = v
+        if infinite > 0:
+            share = 1.0 / infinite
+            for j in range(i + 1):
+                row[j] = share if raw[i, j] == math.inf else 0.0
+        elif peak == 0.0:
+            row[0] = 1.0
+            for j in range(1, i + 1):
+                row[j] = 0.0
+        else:
+            total = 0.0
+            for j in range(i + 1):
+                v = raw[i, j]
+                if v > 0.0:
+                    total += v / peak
+            for j in range(i + 1):
+                v = raw[i, j]
+                row[j] = (v / peak) / total if v > 0.0 else 0.0
+        for j in range(i + 1, size):
+            row[j] = 0.0
+    for i in range(n, size):
+        for j in range(size):
+            dest[i, j] = 0.0
+
+
+@njit(parallel=True, cache=True)
+def batch_structure(ids, offsets, key_class, layout, size):
+    """Structural arrays of every sentence in a ragged batch, padded to [B, size] with -1."""
+    count = offsets.shape[0] - 1
+    word_of = np.full((count, size), -1, np.int64)
+    word_start = np.full((count, size), -1, np.int64)
+    sentence_start = np.full((count, size), -1, np.int64)
+    prev_same = np.full((count, size), -1, np.int64)
+    for b in prange(count):
+        start = offsets[b]
+        n = offsets[b + 1] - start
+        w, ws, ss, ps = sentence_structure(ids[start:start + n], key_class, layout)
+        word_of[b, :n] = w
+        word_start[b, :n] = ws
+        sentence_start[b, :n] = ss
+        prev_same[b, :n] = ps
+    return word_of, word_start, sentence_start, prev_same

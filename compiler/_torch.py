@@ -1,0 +1,430 @@
+"""Pass 5b, emit for torch: run `Lowered` IR as broadcasting tensor code, on CPU or GPU.
+
+A loop becomes a new tensor dimension: `for j in range(a, b, s)` gives j = a + s·t over
+t < max trip count, with a mask for the iterations each sentence really runs. Conditions
+become masks, `continue` clears lanes of the mask, locals become tensors over the loop grid.
+Writes to `out` are collected as events (cell, operation, value, execution order) and
+resolved exactly as sequential execution would: the last `=` to a cell wins, then the `+=`
+and `-=` that come after it are added. Programs whose loops carry state from one iteration
+to the next (accumulating locals, reads of `out`, `break`, early `return`, `*=` on `out`)
+are refused with the reason and line; `compile(..., backend="auto")` then uses Numba.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from . import _ir as I
+from ._batch import Batch
+from ._runtime import batch_structure
+from ._vocab import TEST_NAMES, Vocab
+
+_DTYPE = {"int": torch.int64, "float": torch.float64, "bool": torch.bool, "tok": torch.int64}
+_STRUCT = ("word_of", "word_start", "sentence_start", "prev_same")
+GRID_BUDGET = 1 << 24  # loop-grid cells per sub-batch
+
+
+# ------------------------------------------------------------------ refusal
+
+
+def _reads(node: I.Node) -> set[str]:
+    return {n.name for n in I.walk([node]) if isinstance(n, I.Var)}
+
+
+def _at(s: I.Stmt) -> str:
+    return f"line {s.line}, column {s.column}"
+
+
+def _carried(body: tuple[I.Stmt, ...], assigned: set[str], outside: set[str]) -> str | None:
+    """A local a loop body reads before this iteration assigns it, if any."""
+    for s in body:
+        if isinstance(s, I.Let):
+            late = (_reads(s.value) & outside) - assigned
+            if late:
+                return f"'{min(late)}' carries a value between iterations ({_at(s)})"
+            assigned = assigned | {s.name}
+        elif isinstance(s, I.Store):
+            late = (_reads(s) & outside) - assigned
+            if late:
+                return f"'{min(late)}' carries a value between iterations ({_at(s)})"
+        elif isinstance(s, I.If):
+            late = (_reads(s.cond) & outside) - assigned
+            if late:
+                return f"'{min(late)}' carries a value between iterations ({_at(s)})"
+            for branch in (s.body, s.orelse):
+                found = _carried(branch, assigned, outside)
+                if found:
+                    return found
+            assigned = assigned | (_assigned(s.body) & _assigned(s.orelse))
+        elif isinstance(s, I.Loop):
+            late = (_reads(s.start) | _reads(s.stop)) & outside - assigned
+            if late:
+                return f"'{min(late)}' carries a value between iterations ({_at(s)})"
+            found = _carried(s.body, assigned | {s.var}, outside)
+            if found:
+                return found
+    return None
+
+
+def _assigned(body: tuple[I.Stmt, ...]) -> set[str]:
+    return {n.name for n in I.walk(list(body)) if isinstance(n, I.Let)}
+
+
+def vectorise_reason(lowered: I.Lowered) -> str | None:
+    """Why the torch backend cannot run a program (None when it can)."""
+    body = lowered.body
+    for node in I.walk(list(body)):
+        if isinstance(node, I.OutRead):
+            return "it reads out[a, b], so later iterations depend on earlier writes"
+        if isinstance(node, I.Break):
+            return f"`break` ({_at(node)}) makes later iterations depend on earlier ones"
+        if isinstance(node, I.Store) and node.op not in ("", "+", "-"):
+            return f"`out[a, b] {node.op}= ...` ({_at(node)}): only =, += and -= vectorise"
+    for node in I.walk(list(body)):
+        if isinstance(node, I.Return) and node is not body[-1]:
+            return f"an early `return` ({_at(node)}) depends on earlier iterations"
+    reads = Counter(n.name for n in I.walk(list(body)) if isinstance(n, I.Var))
+    for loop in (n for n in I.walk(list(body)) if isinstance(n, I.Loop)):
+        inner = _assigned(loop.body)
+        found = _carried(loop.body, {loop.var}, inner)
+        if found:
+            return found
+        reads_inside = Counter(n.name for n in I.walk(list(loop.body)) if isinstance(n, I.Var))
+        outside = {name for name in inner if reads[name] > reads_inside[name]}
+        if outside:
+            return f"'{min(outside)}' is read outside the loop that sets it ({_at(loop)})"
+    return None
+
+
+# ------------------------------------------------------------------- running
+
+
+@dataclass
+class _Events:
+    """Writes to `out`: flat cell, value, kind (0 '=', +1 '+=', -1 '-='), order keys."""
+
+    cells: list[torch.Tensor] = field(default_factory=list)
+    values: list[torch.Tensor] = field(default_factory=list)
+    kinds: list[int] = field(default_factory=list)
+    keys: list[list[torch.Tensor]] = field(default_factory=list)
+
+
+class _Run:
+    """Evaluates one lowered program on one sub-batch."""
+
+    def __init__(self, lowered: I.Lowered, batch: Batch, vocab: Vocab, tables: dict,
+                 device: torch.device) -> None:
+        self.lowered, self.device, self.tables = lowered, device, tables
+        self.size = batch.max_length
+        self.count = len(batch)
+        lengths = torch.as_tensor(batch.lengths, device=device)
+        self.lengths = lengths
+        ids = np.zeros((self.count, self.size), dtype=np.int64)
+        for b in range(self.count):
+            seq = batch.sequence(b)
+            ids[b, :len(seq)] = seq
+        self.ids = torch.as_tensor(ids, device=device)
+        self.struct = {}
+        if lowered.uses_structure:
+            arrays = batch_structure(batch.ids, batch.offsets, vocab.key_class, vocab.layout,
+                                     self.size)
+            self.struct = {name: torch.as_tensor(a, device=device)
+                           for name, a in zip(_STRUCT, arrays)}
+        self.events = _Events()
+        self.order = {id(s): k for k, s in enumerate(I.walk(list(lowered.body)))
+                      if isinstance(s, I.Stmt)}
+        self.statements = max(1, len(self.order))
+
+    # grid helpers: every tensor has rank 1 + depth, dimension 0 is the sentence
+    def _shape(self, value: torch.Tensor, depth: int) -> torch.Tensor:
+        while value.dim() < depth + 1:
+            value = value.unsqueeze(-1)
+        return value
+
+    def bidx(self, depth: int) -> torch.Tensor:
+        return self._shape(torch.arange(self.count, device=self.device), depth)
+
+    def n(self, depth: int) -> torch.Tensor:
+        return self._shape(self.lengths, depth)
+
+    def const(self, value, kind: str) -> torch.Tensor:
+        return torch.tensor(value, dtype=_DTYPE[kind], device=self.device)
+
+    # expressions
+    def expr(self, e: I.Expr, env: dict, depth: int) -> torch.Tensor:
+        if isinstance(e, I.Const):
+            return self.const(e.value, e.type)
+        if isinstance(e, I.Var):
+            return self.n(depth) if e.name == "n" else env[e.name]
+        if isinstance(e, I.Cast):
+            return self.expr(e.value, env, depth).to(_DTYPE[e.type])
+        if isinstance(e, I.Arith):
+            return _arith(e.op, self.expr(e.a, env, depth), self.expr(e.b, env, depth), e.type)
+        if isinstance(e, I.Neg):
+            return torch.neg(self.expr(e.value, env, depth))
+        if isinstance(e, I.Math):
+            x = self.expr(e.value, env, depth)
+            if e.fn == "abs":
+                return torch.abs(x)
+            if e.fn == "exp":
+                return torch.exp(x)
+            if e.fn == "log":
+                return torch.where(x <= 0, 0.0, torch.log(torch.where(x <= 0, 1.0, x)))
+            return torch.where(x < 0, 0.0, torch.sqrt(torch.where(x < 0, 0.0, x)))
+        if isinstance(e, I.Extreme):
+            fn = torch.minimum if e.fn == "min" else torch.maximum
+            result = self.expr(e.args[0], env, depth)
+            for arg in e.args[1:]:
+                result = fn(result, self.expr(arg, env, depth))
+            return result
+        if isinstance(e, I.Cmp):
+            a, b = self.expr(e.a, env, depth), self.expr(e.b, env, depth)
+            return {"<": torch.lt, "<=": torch.le, ">": torch.gt, ">=": torch.ge,
+                    "==": torch.eq, "!=": torch.ne}[e.op](a, b)
+        if isinstance(e, I.Logic):
+            parts = [self.expr(a, env, depth) for a in e.args]
+            result = parts[0]
+            for part in parts[1:]:
+                result = (result & part) if e.op == "and" else (result | part)
+            return result
+        if isinstance(e, I.Not):
+            return ~self.expr(e.value, env, depth)
+        if isinstance(e, I.Select):
+            return torch.where(self.expr(e.cond, env, depth), self.expr(e.then, env, depth),
+                               self.expr(e.orelse, env, depth))
+        return self._token_expr(e, env, depth)
+
+    def _token_expr(self, e: I.Expr, env: dict, depth: int) -> torch.Tensor:
+        key_class = self.tables["key_class"]
+        if isinstance(e, I.TokEq):
+            a, b = self.expr(e.a, env, depth), self.expr(e.b, env, depth)
+            same = key_class[a.clamp(min=0)] == key_class[b.clamp(min=0)]
+            return (a >= 0) & (b >= 0) & same
+        if isinstance(e, I.TokIsLiteral):
+            t = self.expr(e.tok, env, depth)
+            return (t >= 0) & (key_class[t.clamp(min=0)] == self.tables["lit"][e.slot])
+        if isinstance(e, I.TokTest):
+            t = self.expr(e.tok, env, depth)
+            return (t >= 0) & self.tables["tests"][TEST_NAMES.index(e.name)][t.clamp(min=0)]
+        if isinstance(e, I.Lower):
+            t = self.expr(e.tok, env, depth)
+            return torch.where(t >= 0, self.tables["lower_map"][t.clamp(min=0)], -1)
+        if isinstance(e, I.TokAt):
+            return self._gather(self.ids, self.expr(e.pos, env, depth), depth)
+        if isinstance(e, I.Struct):
+            return self._gather(self.struct[e.name], self.expr(e.pos, env, depth), depth)
+        raise TypeError(f"cannot run {e!r} on the torch backend")  # pragma: no cover
+
+    def _gather(self, table: torch.Tensor, pos: torch.Tensor, depth: int) -> torch.Tensor:
+        pos = self._shape(pos, depth)
+        if self.size == 0:
+            return torch.full_like(pos, -1)
+        inside = (pos >= 0) & (pos < self.n(depth))
+        found = table[self.bidx(depth), pos.clamp(0, max(self.size - 1, 0))]
+        return torch.where(inside, found, -1)
+
+    # statements
+    def block(self, body: tuple[I.Stmt, ...], mask: torch.Tensor, env: dict, depth: int,
+              keys: list[torch.Tensor]) -> torch.Tensor:
+        """Run statements on the lanes in `mask`; the lanes still running afterwards."""
+        for s in body:
+            if isinstance(s, I.Let):
+                value = self._shape(self.expr(s.value, env, depth), depth)
+                old = env.get(s.name)
+                env[s.name] = value if old is None else torch.where(mask, value, old)
+            elif isinstance(s, I.Store):
+                self.store(s, mask, env, depth, keys)
+            elif isinstance(s, I.If):
+                cond = self._shape(self.expr(s.cond, env, depth), depth)
+                then = self.block(s.body, mask & cond, env, depth, keys)
+                orelse = self.block(s.orelse, mask & ~cond, env, depth, keys)
+                mask = then | orelse
+            elif isinstance(s, I.Loop):
+                self.loop(s, mask, env, depth, keys)
+            elif isinstance(s, I.Continue):
+                return torch.zeros_like(mask)
+        return mask
+
+    def loop(self, s: I.Loop, mask: torch.Tensor, env: dict, depth: int,
+             keys: list[torch.Tensor]) -> None:
+        start = self._shape(self.expr(s.start, env, depth), depth)
+        stop = self._shape(self.expr(s.stop, env, depth), depth)
+        step = s.step
+        span = (stop - start) if step > 0 else (start - stop)
+        trips = torch.where(mask, torch.div(span + abs(step) - 1, abs(step),
+                                            rounding_mode="floor").clamp(min=0), 0)
+        longest = int(trips.max()) if trips.numel() else 0
+        if longest == 0:
+            return
+        t = torch.arange(longest, device=self.device).view(*([1] * (depth + 1)), longest)
+        inner = {name: value.unsqueeze(-1) for name, value in env.items()}
+        inner[s.var] = start.unsqueeze(-1) + t * step
+        inner_mask = mask.unsqueeze(-1) & (t < trips.unsqueeze(-1))
+        inner_keys = [k.unsqueeze(-1) for k in keys] + [self.const(self.order[id(s)], "int"), t]
+        self.block(s.body, inner_mask, inner, depth + 1, inner_keys)
+
+    def store(self, s: I.Store, mask: torch.Tensor, env: dict, depth: int,
+              keys: list[torch.Tensor]) -> None:
+        row = self._shape(self.expr(s.row, env, depth), depth)
+        col = self._shape(self.expr(s.col, env, depth), depth)
+        value = self._shape(self.expr(s.value, env, depth), depth)
+        n = self.n(depth)
+        valid = mask & (row >= 0) & (row < n) & (col >= 0) & (col < n)
+        shape = torch.broadcast_shapes(valid.shape, row.shape, col.shape, value.shape)
+        valid = valid.expand(shape)
+        cell = (self.bidx(depth) * self.size + row) * self.size + col
+        self.events.cells.append(cell.expand(shape)[valid])
+        self.events.values.append(value.expand(shape)[valid].to(torch.float64))
+        self.events.kinds.append({"": 0, "+": 1, "-": -1}[s.op])
+        order = [*keys, self.const(self.order[id(s)], "int")]
+        self.events.keys.append([k.expand(shape)[valid] for k in order])
+
+    # output
+    def resolve(self) -> torch.Tensor:
+        """The raw output [B, N, N] float64 that sequential execution would leave."""
+        cells_total = self.count * self.size * self.size
+        raw = torch.zeros(cells_total, dtype=torch.float64, device=self.device)
+        ev = self.events
+        if not ev.cells:
+            return raw.view(self.count, self.size, self.size)
+        assigns = [k for k, kind in enumerate(ev.kinds) if kind == 0]
+        if not assigns:
+            for cell, value, kind in zip(ev.cells, ev.values, ev.kinds):
+                raw.index_add_(0, cell, value * kind)
+            return raw.view(self.count, self.size, self.size)
+        cells = torch.cat(ev.cells)
+        once = len(assigns) == len(ev.kinds) and torch.unique(cells).numel() == cells.numel()
+        if once:  # every cell written by one `=` at most: order does not matter
+            raw[cells] = torch.cat(ev.values)
+            return raw.view(self.count, self.size, self.size)
+        return self._sequential(raw, cells).view(self.count, self.size, self.size)
+
+    def _sequential(self, raw: torch.Tensor, cells: torch.Tensor) -> torch.Tensor:
+        ev = self.events
+        values = torch.cat(ev.values)
+        kinds = torch.cat([torch.full_like(c, k) for c, k in zip(ev.cells, ev.kinds)])
+        width = max(len(k) for k in ev.keys)
+        columns = [torch.cat([k[c] if c < len(k) else torch.zeros_like(k[0]) for k in ev.keys])
+                   for c in range(width)]
+        order = torch.arange(cells.numel(), device=self.device)
+        for column in reversed(columns):  # stable sorts, least significant key first
+            order = order[torch.sort(column[order], stable=True).indices]
+        rank = torch.empty_like(order)
+        rank[order] = torch.arange(order.numel(), device=self.device)
+        last = torch.full((raw.numel(),), -1, dtype=torch.int64, device=self.device)
+        is_assign = kinds == 0
+        last.scatter_reduce_(0, cells[is_assign], rank[is_assign], reduce="amax")
+        winner = is_assign & (rank == last[cells])
+        raw[cells[winner]] = values[winner]
+        later = ~is_assign & (rank > last[cells])
+        raw.index_add_(0, cells[later], values[later] * kinds[later])
+        return raw
+
+
+def _arith(op: str, a: torch.Tensor, b: torch.Tensor, kind: str) -> torch.Tensor:
+    if op == "+":
+        return a + b
+    if op == "-":
+        return a - b
+    if op == "*":
+        return a * b
+    if kind == "float":
+        zero = b == 0
+        safe = torch.where(zero, 1.0, b)
+        if op == "/":
+            result = a / safe
+        elif op == "//":
+            result = torch.div(a, safe, rounding_mode="floor")
+        else:
+            result = torch.remainder(a, safe)
+        return torch.where(zero, 0.0, result)
+    trivial = (b == 0) | (b == -1)
+    safe = torch.where(trivial, 1, b)
+    if op == "//":
+        return torch.where(b == 0, 0, torch.where(b == -1, -a, torch.div(a, safe,
+                                                                           rounding_mode="floor")))
+    return torch.where(trivial, 0, torch.remainder(a, safe))
+
+
+def normalise(raw: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """`attndsl._semantics.normalise` for a padded batch [B, N, N] (float64 in, out)."""
+    count, size, _ = raw.shape
+    m = torch.tril(raw)
+    m = torch.where(m > 0, m, 0.0)
+    infinite = torch.isinf(m)
+    rows_inf = infinite.any(dim=-1, keepdim=True)
+    m = torch.where(rows_inf, infinite.to(m.dtype), m)
+    peak = m.amax(dim=-1, keepdim=True) if size else m.sum(dim=-1, keepdim=True)
+    empty = peak == 0
+    first = torch.zeros_like(m)
+    if size:
+        first[..., 0] = 1.0
+    m = torch.where(empty, first, m / torch.where(empty, 1.0, peak))
+    m = m / m.sum(dim=-1, keepdim=True).clamp(min=math.ulp(0.0))
+    live = torch.arange(size, device=raw.device) < lengths.view(count, 1)
+    return m * live.view(count, size, 1)
+
+
+class TorchImpl:
+    """Runs a vectorisable program with torch on any device."""
+
+    def __init__(self, lowered: I.Lowered) -> None:
+        self.lowered = lowered
+        self._tables: dict[tuple[str, str], dict] = {}
+
+    def describe(self) -> str:
+        return (f"torch: loops become tensor dimensions (depth {self.lowered.loop_depth}); "
+                f"{len(self.lowered.body)} top-level statements")
+
+    def tables(self, vocab: Vocab, device: torch.device) -> dict:
+        key = (vocab.fingerprint, str(device))
+        if key not in self._tables:
+            self._tables[key] = {
+                "key_class": torch.as_tensor(vocab.key_class, device=device),
+                "lower_map": torch.as_tensor(vocab.lower_map, device=device),
+                "tests": torch.as_tensor(vocab.tests, device=device),
+                "lit": torch.as_tensor(vocab.literal_classes(self.lowered.literals),
+                                       device=device),
+            }
+        return self._tables[key]
+
+    def _sub_batches(self, batch: Batch):
+        per_sentence = max(1, batch.max_length) ** max(1, self.lowered.loop_depth)
+        step = max(1, GRID_BUDGET // per_sentence)
+        for start in range(0, len(batch), step):
+            yield batch.select(start, min(len(batch), start + step))
+
+    def patterns(self, batch: Batch, vocab: Vocab, device) -> list[torch.Tensor]:
+        device = torch.device(device or "cpu")
+        tables = self.tables(vocab, device)
+        parts = []
+        for part in self._sub_batches(batch):
+            run = _Run(self.lowered, part, vocab, tables, device)
+            mask = torch.ones(len(part), dtype=torch.bool, device=device)
+            run.block(self.lowered.body, mask, {}, 0, [])
+            parts.append(normalise(run.resolve(), run.lengths).to(torch.float32))
+        return parts
+
+    def padded(self, batch: Batch, vocab: Vocab, device) -> torch.Tensor:
+        size = batch.max_length
+        parts = self.patterns(batch, vocab, device)
+        if len(parts) == 1:
+            return parts[0]
+        out = torch.zeros(len(batch), size, size, dtype=torch.float32,
+                          device=torch.device(device or "cpu"))
+        start = 0
+        for part in parts:
+            out[start:start + part.shape[0], :part.shape[1], :part.shape[2]] = part
+            start += part.shape[0]
+        return out
+
+    def ragged(self, batch: Batch, vocab: Vocab, device) -> torch.Tensor:
+        padded = self.padded(batch, vocab, device)
+        lengths = batch.lengths.tolist()
+        pieces = [padded[b, :n, :n].reshape(-1) for b, n in enumerate(lengths)]
+        return torch.cat(pieces) if pieces else padded.new_zeros(0)
