@@ -109,8 +109,8 @@ class _Checker:
                        f"{len(fn.params)}: `def {fn.name}(tokens):`", "params")
         for name in fn.params:
             self._check_binding_name(name, fn, "parameter")
-        self._find_output()
         self._collect_assignments()
+        self._find_output()
         self._infer_types()
         self._infer_bounds()
         assigned = self._block(fn.body, {self.param}, depth=0)
@@ -134,13 +134,19 @@ class _Checker:
         return False
 
     def _find_output(self) -> None:
+        """The output: the first top-level `x = zeros(n, n)`, n a length name (a local set
+        once, at the top level before it, to `len(tokens)`, and never changed)."""
         fn = self.fn
+        self.output_stmt: A.Assign | None = None
         for stmt in fn.body:
-            if isinstance(stmt, A.Assign) and _is_len(stmt.value, self.param) and not self.output:
-                self.length_names.add(stmt.target)
-            if (isinstance(stmt, A.Assign) and isinstance(stmt.value, A.Call)
-                    and stmt.value.func == "zeros" and not self.output):
-                self.output = stmt.target
+            if not isinstance(stmt, A.Assign):
+                continue
+            target = stmt.target
+            if (_is_len(stmt.value, self.param) and len(self.assigns[target]) == 1
+                    and target not in self.fors):
+                self.length_names.add(target)
+            if isinstance(stmt.value, A.Call) and stmt.value.func == "zeros":
+                self.output, self.output_stmt = target, stmt
                 args = stmt.value.args
                 ok = len(args) == 2 and all(
                     _is_len(a, self.param) or (isinstance(a, A.Name) and a.id in self.length_names)
@@ -148,19 +154,18 @@ class _Checker:
                 if not ok:
                     self.error(stmt.value, "the output must be square over the input: "
                                f"`zeros(n, n)` with n = len({self.param})", "output")
+                break
         if not self.output:
             self.error(fn, "no output matrix: create it at the top of the body with "
                        f"`out = zeros(n, n)`, n = len({self.param})", "output")
             self.output = "\0out"
-        # A length name must never be reassigned, or zeros(n, n) would not be square.
         for node in A.walk(fn):
             if isinstance(node, A.Call) and node.func == "zeros" and not self._is_output_call(node):
                 self.error(node, "zeros(n, n) may appear once, as the output assignment at the "
                            "top level of the body", "output")
 
     def _is_output_call(self, call: A.Call) -> bool:
-        return any(isinstance(s, A.Assign) and s.value is call and s.target == self.output
-                   for s in self.fn.body)
+        return self.output_stmt is not None and self.output_stmt.value is call
 
     def _collect_assignments(self) -> None:
         self.assigns: dict[str, list[A.Stmt]] = {}
@@ -171,9 +176,6 @@ class _Checker:
             elif isinstance(node, A.For):
                 self.fors.setdefault(node.var, []).append(node)
                 self.loop_vars.add(node.var)
-        for name in list(self.length_names):
-            if len(self.assigns.get(name, ())) != 1 or name in self.fors:
-                self.length_names.discard(name)
 
     # ----------------------------------------------------------------- types
     def _infer_types(self) -> None:

@@ -13,6 +13,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 
+EXCERPT_WIDTH = 100
+
+
 class AttnDslError(Exception):
     """Base class of every error attndsl raises on purpose."""
 
@@ -58,10 +61,15 @@ class SourceError(AttnDslError):
         if not with_excerpt or not self.excerpt or self.line <= 0:
             return head
         gutter = f"{self.line:>5} | "
-        width = max(1, min(self.end_column, len(self.excerpt) + 1) - self.column)
-        caret = " " * (len(gutter) - 2) + "| " + " " * max(0, self.column - 1)
-        caret += "^" + "~" * (width - 1)
-        return f"{head}\n{gutter}{self.excerpt}\n{caret}"
+        text, offset = self.excerpt, self.column - 1
+        if len(text) > EXCERPT_WIDTH:  # show a window of a long line around the column
+            start = max(0, min(offset - EXCERPT_WIDTH // 2, len(text) - EXCERPT_WIDTH))
+            text = ("…" if start else "") + text[start:start + EXCERPT_WIDTH] + (
+                "…" if start + EXCERPT_WIDTH < len(text) else "")
+            offset = offset - start + (1 if start else 0)
+        width = max(1, min(self.end_column - self.column, len(text) - offset))
+        caret = " " * (len(gutter) - 2) + "| " + " " * max(0, offset) + "^" + "~" * (width - 1)
+        return f"{head}\n{gutter}{text}\n{caret}"
 
     def __str__(self) -> str:
         return self.format()
@@ -97,5 +105,5 @@ def excerpt_of(source: str, line: int) -> str:
     """Line `line` (1-based) of `source`, without its newline; '' when out of range."""
     lines = source.splitlines()
     if 1 <= line <= len(lines):
-        return lines[line - 1][:200]
+        return lines[line - 1]
     return ""

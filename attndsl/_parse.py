@@ -11,6 +11,8 @@ from __future__ import annotations
 import ast as pyast
 import math
 import re
+import unicodedata
+import warnings
 
 from lark import Token, UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, v_args
 from lark.exceptions import VisitError
@@ -47,6 +49,8 @@ _KEYWORD_HINTS = {
     "is": "`is` is not allowed; compare with `==` or `!=`",
     "match": "`match` is not allowed; use `if`/`elif`/`else`",
 }
+
+_SOFT_KEYWORDS = ("match",)
 
 _CHAR_HINTS = {
     ".": ("attribute", "attribute access (`x.y`) is not allowed: there are no methods or "
@@ -119,11 +123,48 @@ def read_source(data: str | bytes, filename: str = "<program>") -> str:
                 break
     if errors:
         raise ProgramError(errors)
+    _screen_layout(text, filename)
     if not text.strip() or all(not ln.strip() or ln.lstrip().startswith("#")
                                for ln in text.split("\n")):
         raise ProgramError([_err("empty program: expected one function, "
                                  "`def head(tokens): ...`", "empty", 1, 1, 1, filename, text)])
     return text
+
+
+_STRINGS_AND_COMMENTS = re.compile(
+    r"\"\"\"(?:[^\\]|\\.)*?(?:\"\"\"|$)|'\'\'(?:[^\\]|\\.)*?(?:'\'\'|$)"
+    r"|\"(?:[^\"\\\n]|\\.)*\"?|'(?:[^'\\\n]|\\.)*'?|#[^\n]*", re.S)
+MAX_BRACKETS = 200  # CPython's own limit on nested brackets
+
+
+def _screen_layout(text: str, filename: str) -> None:
+    """Reject what Python rejects before parsing: a first line that is indented, brackets
+    nested over 200 deep, a backslash continuing past the end of the text."""
+    code = _STRINGS_AND_COMMENTS.sub(lambda m: re.sub(r"[^\n]", " ", m.group()), text)
+    lines = code.split("\n")
+    for number, line in enumerate(lines, start=1):
+        if line.strip():
+            if line[0] == " ":
+                column = len(line) - len(line.lstrip(" ")) + 1
+                raise ProgramError([_err("unexpected indentation: the `def` line starts at "
+                                         "column 1", "indentation", number, column, 1,
+                                         filename, text)])
+            break
+    depth = 0
+    for number, line in enumerate(lines, start=1):
+        for column, char in enumerate(line, start=1):
+            if char in "([{":
+                depth += 1
+                if depth > MAX_BRACKETS:
+                    raise ProgramError([_err(
+                        f"brackets nested over {MAX_BRACKETS} deep; split the expression "
+                        "with local variables", "too-deep", number, column, 1, filename, text)])
+            elif char in ")]}":
+                depth = max(0, depth - 1)
+    if code.rstrip(" \n").endswith("\\"):
+        last = text.rstrip(" \n").split("\n")
+        raise ProgramError([_err("a backslash continues a line, but nothing follows it",
+                                 "syntax", len(last), len(last[-1]), 1, filename, text)])
 
 
 # ------------------------------------------------------------- syntax errors
@@ -134,20 +175,34 @@ def _keyword_on_line(source: str, line: int, column: int) -> tuple[str, int] | N
     text = excerpt_of(source, line)
     code = re.sub(r"(\"[^\"]*\"|'[^']*'|#.*)", lambda m: " " * len(m.group()), text)
     for match in re.finditer(r"[A-Za-z_]\w*", code[: max(column, 1) + 40]):
-        if match.group() in _KEYWORD_HINTS and match.start() < max(column, 1) + 1:
-            return match.group(), match.start() + 1
+        word = match.group()
+        if word in _SOFT_KEYWORDS and not re.match(rf"\s*{word}\s+[^=\s].*:\s*$", code):
+            continue  # `match = 3` is an assignment; only `match x:` is the statement
+        if word in _KEYWORD_HINTS and match.start() < max(column, 1) + 1:
+            return word, match.start() + 1
     return None
 
 
 def _syntax_error(exc: UnexpectedInput, source: str, filename: str) -> ParseError:
     line, column = max(exc.line, 1), max(exc.column, 1)
     text = excerpt_of(source, line)
+    second_def = _second_def(source)
+    if second_def:
+        number, at = second_def
+        if at > 1:
+            return _err("nested functions are not allowed; a program is one function",
+                        "nested-def", number, at, 3, filename, source)
+        return _err("a program is exactly one function; remove the second `def`",
+                    "second-def", number, at, 3, filename, source)
     found = _keyword_on_line(source, line, column)
     if found:
         word, at = found
         return _err(_KEYWORD_HINTS[word], "forbidden", line, at, len(word), filename, source)
     if isinstance(exc, UnexpectedCharacters):
         char = source.split("\n")[line - 1][column - 1] if text else ""
+        if text[column - 1:column + 2] == "...":
+            return _err("`...` is not a value; write a number", "literal", line, column, 3,
+                        filename, source)
         rule, message = _CHAR_HINTS.get(char, ("syntax", f"unexpected character {char!r}"))
         return _err(message, rule, line, column, 1, filename, source)
     token = getattr(exc, "token", None)
@@ -155,12 +210,17 @@ def _syntax_error(exc: UnexpectedInput, source: str, filename: str) -> ParseErro
     value = str(token) if token is not None else ""
     before = text[: column - 1].rstrip()
     width = max(1, len(value))
-    if kind == "DEF":
-        if column > 1:
-            return _err("nested functions are not allowed; a program is one function",
-                        "nested-def", line, column, 3, filename, source)
-        return _err("a program is exactly one function; remove the second `def`",
-                    "second-def", line, column, 3, filename, source)
+    if kind == "STRING" and re.search(r"(?<![\w])[rRbBuUfF]{1,2}$", before):
+        return _err("string prefixes (f-strings, raw and byte strings) are not allowed; "
+                    "write a plain string literal", "string", line, column - 1, 2,
+                    filename, source)
+    if kind == "COLON" and text[column:column + 1] == "=":
+        return _err("`:=` is not allowed; assign on a line of its own", "operator",
+                    line, column, 2, filename, source)
+    if text.lstrip().startswith("def ") and kind in ("EQUAL", "STAR", "__ANON_0", "SLASH",
+                                                      "LPAR", "INT", "STRING", "FLOAT"):
+        return _err("a program takes one plain parameter, the tokens: `def head(tokens):`",
+                    "params", line, column, width, filename, source)
     if kind == "LSQB":
         if before.endswith("]"):
             return _err("index the output as `out[i, j]`, not `out[i][j]`", "subscript",
@@ -204,6 +264,15 @@ def _syntax_error(exc: UnexpectedInput, source: str, filename: str) -> ParseErro
     what = {"_NL": "end of line", "_DEDENT": "end of block"}.get(kind, f"'{value}'")
     message = f"unexpected {what}" + (f"; expected {shown}" if shown else "")
     return _err(message, "syntax", line, column, width, filename, source)
+
+
+def _second_def(source: str) -> tuple[int, int] | None:
+    """(line, column) of a `def` after the first one, outside strings and comments."""
+    code = _STRINGS_AND_COMMENTS.sub(lambda m: re.sub(r"[^\n]", " ", m.group()), source)
+    found = [(number, len(text) - len(text.lstrip(" ")) + 1)
+             for number, text in enumerate(code.split("\n"), start=1)
+             if re.match(r"\s*def\b", text)]
+    return found[1] if len(found) > 1 else None
 
 
 def _missing_block(source: str, line: int) -> bool:
@@ -250,6 +319,11 @@ def _dedent_error(source: str, filename: str) -> ParseError:
 # --------------------------------------------------------------- tree → AST
 
 
+def _ident(token: Token) -> str:
+    """A name as Python sees it: NFKC-normalised, so `ｘ` and `x` are one name."""
+    return unicodedata.normalize("NFKC", str(token))
+
+
 def _pos(meta: object) -> A.Pos:
     return A.Pos(getattr(meta, "line", 0), getattr(meta, "column", 0),
                  getattr(meta, "end_line", 0), getattr(meta, "end_column", 0))
@@ -282,10 +356,10 @@ class _Builder(Transformer_NonRecursive):
         docstring = None
         if body and isinstance(body[0], A.ExprStmt) and isinstance(body[0].value, A.Str):
             docstring, body = body[0].value.value, body[1:]
-        return A.Function(str(name), params or (), docstring, tuple(body), _pos(meta))
+        return A.Function(_ident(name), params or (), docstring, tuple(body), _pos(meta))
 
     def params(self, meta, children):
-        return tuple(str(c) for c in children if c is not None)
+        return tuple(_ident(c) for c in children if c is not None)
 
     def suite(self, meta, children):
         return tuple(children)
@@ -346,7 +420,7 @@ class _Builder(Transformer_NonRecursive):
         return A.For(targets[0], iterable, body, _pos(meta))
 
     def targets(self, meta, children):
-        return tuple(str(c) for c in children)
+        return tuple(_ident(c) for c in children)
 
     # expressions
     def ifexp(self, meta, children):
@@ -384,11 +458,11 @@ class _Builder(Transformer_NonRecursive):
 
     def call(self, meta, children):
         name, args = children
-        return A.Call(str(name), tuple(args or ()), _pos(meta))
+        return A.Call(_ident(name), tuple(args or ()), _pos(meta))
 
     def subscript(self, meta, children):
         name, args = children
-        return A.Subscript(str(name), tuple(args), _pos(meta))
+        return A.Subscript(_ident(name), tuple(args), _pos(meta))
 
     def args(self, meta, children):
         return tuple(c for c in children if c is not None)
@@ -397,7 +471,7 @@ class _Builder(Transformer_NonRecursive):
         return A.Tuple(tuple(c for c in children if c is not None), _pos(meta))
 
     def name(self, meta, children):
-        return A.Name(str(children[0]), _tok_pos(children[0]))
+        return A.Name(_ident(children[0]), _tok_pos(children[0]))
 
     def int_lit(self, meta, children):
         token = children[0]
@@ -419,8 +493,10 @@ class _Builder(Transformer_NonRecursive):
     def string(self, meta, children):
         token = children[0]
         try:
-            value = pyast.literal_eval(str(token))  # a lone string literal, never code
-        except (SyntaxError, ValueError):
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")  # an invalid escape such as "\d" is an error
+                value = pyast.literal_eval(str(token))  # a lone string literal, never code
+        except (SyntaxError, ValueError, Warning):
             self._error("invalid escape in string literal", "string", _tok_pos(token))
             value = ""
         return A.Str(value, _tok_pos(token))
@@ -433,14 +509,17 @@ class _Builder(Transformer_NonRecursive):
 
 
 def _check_nesting(fn: A.Function, source: str, filename: str) -> None:
-    stack: list[tuple[A.Node, int]] = [(fn, 0)]
+    """Reject trees over MAX_NESTING levels deep, at the outermost expression holding one."""
+    stack: list[tuple[A.Node, int, A.Node]] = [(fn, 0, fn)]
     while stack:
-        node, depth = stack.pop()
+        node, depth, outer = stack.pop()
         if depth > MAX_NESTING:
             raise ProgramError([_err(f"nested too deeply (over {MAX_NESTING} levels); split "
                                      "the expression with local variables", "too-deep",
-                                     node.pos.line, node.pos.column, 1, filename, source)])
-        stack.extend((child, depth + 1) for child in node.children())
+                                     outer.pos.line, outer.pos.column, 1, filename, source)])
+        for child in node.children():
+            top = outer if isinstance(node, A.Expr) else child
+            stack.append((child, depth + 1, top))
 
 
 def parse(source: str | bytes, filename: str = "<program>") -> A.Function:

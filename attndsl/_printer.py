@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from . import _ast as A
+from ._semantics import INT64_MIN
 
 INDENT = "    "
 
@@ -21,6 +22,8 @@ def _precedence(e: A.Expr) -> int:
         return 5
     if isinstance(e, A.BinOp):
         return _BINARY[e.op]
+    if isinstance(e, A.Const) and e.value == INT64_MIN and type(e.value) is int:
+        return _ATOM  # printed in parentheses: 2**63 itself is not an int64 literal
     if isinstance(e, A.Const) and not isinstance(e.value, bool) and (
             e.value < 0 or str(e.value).startswith("-")):
         return 8
@@ -54,6 +57,8 @@ def print_expr(e: A.Expr, need: int = 0) -> str:
 
 def _expr(e: A.Expr) -> str:
     if isinstance(e, A.Const):
+        if e.value == INT64_MIN and type(e.value) is int:
+            return f"(-{-INT64_MIN - 1} - 1)"
         return repr(e.value)
     if isinstance(e, A.Str):
         return string_literal(e.value)

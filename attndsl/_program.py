@@ -84,12 +84,10 @@ class Program:
 
         return canonicalise(self)
 
-    @functools.cached_property
+    @property
     def text(self) -> str:
-        """The canonical program, printed (docstring included)."""
-        from ._printer import print_function
-
-        return print_function(self.canonical.function)
+        """The canonical program's source (docstring included)."""
+        return self.canonical.source
 
     @functools.cached_property
     def id(self) -> str:

@@ -91,8 +91,11 @@ class _NumbaImpl:
 
     def _run(self, batch: Batch, vocab: Vocab, flat: np.ndarray, cells: np.ndarray,
              width: int) -> None:
+        from . import _runtime
+
         if len(batch):
-            self.module.kernel(batch.ids, batch.offsets, flat, cells, width, *self._tables(vocab))
+            _runtime.run_batch(self.module.program, batch.ids, batch.offsets, flat, cells, width,
+                               *self._tables(vocab), self.module.USES_STRUCTURE)
 
     def padded(self, batch: Batch, vocab: Vocab, device) -> torch.Tensor:
         size = batch.max_length
@@ -120,8 +123,8 @@ def _build_numba(program: Program, lowered: Lowered) -> tuple[_NumbaImpl, str]:
     source = emit_module(lowered, f"attndsl kernel for program {program.id}: {program.name}")
     path = _cache.module_path(program.id, source)
     for attempt in (1, 2):
-        module = _cache.import_module(path)
         try:
+            module = _cache.import_module(path)  # compiles, or loads Numba's cached code
             _warm_numba(module, lowered)
             break
         except Exception:

@@ -9,11 +9,17 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import njit, prange, types
 
 from attndsl._features import structure
 
 _jit = njit(cache=True, inline="always")
+
+_ints = types.int64[::1]
+#: The signature of every emitted `program(tok, n, raw, key_class, lower_map, tests, lit,
+#: word_of, word_start, sentence_start, prev_same)`.
+PROGRAM_SIG = types.void(types.int32[::1], types.int64, types.float64[:, ::1], _ints, _ints,
+                         types.boolean[:, ::1], _ints, _ints, _ints, _ints, _ints)
 
 INT64_MIN = np.int64(-(2**63))
 
@@ -195,3 +201,28 @@ def batch_structure(ids, offsets, key_class, layout, size):
         sentence_start[b, :n] = ss
         prev_same[b, :n] = ps
     return word_of, word_start, sentence_start, prev_same
+
+
+@njit(types.void(types.FunctionType(PROGRAM_SIG), types.int32[::1], _ints,
+                 types.float32[::1], _ints, types.int64, _ints, _ints, types.boolean[:, ::1],
+                 types.boolean[:, ::1], _ints, types.boolean), parallel=True, cache=True)
+def run_batch(program, ids, offsets, flat, cells, width, key_class, lower_map, tests, layout,
+              lit, structured):
+    """Run `program` on every sentence of a ragged batch in parallel; sentence b's pattern
+    goes to flat[cells[b]:] as an m×m block (m = width, or the sentence length if width is 0).
+    """
+    none = np.empty(0, np.int64)
+    for b in prange(offsets.shape[0] - 1):
+        start = offsets[b]
+        n = offsets[b + 1] - start
+        tok = ids[start:start + n]
+        raw = np.zeros((n, n))
+        if structured:
+            word_of, word_start, sentence_start, prev_same = sentence_structure(
+                tok, key_class, layout)
+        else:
+            word_of, word_start, sentence_start, prev_same = none, none, none, none
+        program(tok, n, raw, key_class, lower_map, tests, lit, word_of, word_start,
+                sentence_start, prev_same)
+        m = width if width > 0 else n
+        finish(raw, flat[cells[b]:cells[b] + m * m].reshape((m, m)), n)

@@ -245,7 +245,9 @@ class _Generator:
         if kind == "bool":
             if names and self.chance(50):
                 return self.choice(names)
-            return self.choice(("True", "False"))
+            if const or self.chance(40):
+                return self.choice(("True", "False"))
+            return self.data_test(scope)
         if names and self.chance(40):
             return self.choice(names)
         return f"{self.param}[{self.index(scope, 1)}]"
@@ -477,6 +479,8 @@ class _Generator:
         self.budget -= 1
         weights = {"assign": 5, "reassign": 2, "update": 3, "store": 7, "if": 4, "for": 6,
                    "pass": 1, "return": 1}
+        if scope.loops:
+            weights["store"] = 12
         if len(scope.loops) >= 3 or self.budget < 2:
             del weights["for"]
         if not scope.loops and scope.level == 1 and self.budget > 4:
@@ -501,7 +505,15 @@ class _Generator:
             self.for_stmt(scope)
             return scope
         if kind in ("break", "continue", "return"):
-            self.emit(scope, f"return {self.out}" if kind == "return" else kind)
+            text = f"return {self.out}" if kind == "return" else kind
+            if self.chance(75):  # usually guarded: `if c:` [a write] then the jump
+                self.emit(scope, f"if {self.condition(scope)}:")
+                inner = replace(scope, level=scope.level + 1)
+                if self.chance(40):
+                    self.store(inner)
+                self.emit(inner, text)
+                return scope
+            self.emit(scope, text)
             return None
         self.emit(scope, "pass")
         return scope
@@ -562,16 +574,62 @@ class _Generator:
             value = self.expr(self.choice(("int", "int", "bool")), scope, 2)
         self.emit(scope, f"{name} {op}= {value}")
 
-    def store(self, scope: Scope) -> None:
-        op = self.choice(("", "", "", "+", "+", "-", "*", "/", "//", "%"))
-        value = self.expr("num", scope, self.number(0, 3))
-        self.emit(scope, f"{self.out}[{self.index(scope, 2)}, {self.index(scope, 2)}] "
-                         f"{op}= {value}")
+    def store(self, scope: Scope, plain: bool = False) -> None:
+        """`out[a, b] op= e`: mostly a query row and a key at or before it, with a positive
+        weight (so the pattern is not empty), sometimes anything; `plain`: `=` or `+=`."""
+        ops = ("", "+") if plain else ("", "", "", "", "+", "+", "+", "-", "*", "/", "//", "%")
+        op = self.choice(ops)
+        loops = list(scope.loops)
+        if loops and self.chance(70):
+            row = loops[0] if self.chance(60) else self.choice(loops)
+            col = self.choice((
+                *loops[1:], *loops[1:], row, f"{row} - 1", f"{row} - 2", "0",
+                f"{self.choice(STRUCTURAL)}({row})", f"prev_same({row}) + 1",
+                f"{self.choice(STRUCTURAL)}({row}) - 1"))
+        else:
+            row, col = self.index(scope, 2), self.index(scope, 2)
+        if plain or self.chance(55):
+            value = self.choice(("1.0", "1.0", "0.5", "2", "True", "3.0"))
+            if len(loops) > 1 and self.chance(30):
+                value = f"exp(-0.5 * ({loops[0]} - {loops[-1]}))"
+        else:
+            value = self.expr("num", scope, self.number(0, 3))
+        self.emit(scope, f"{self.out}[{row}, {col}] {op}= {value}")
 
     def condition(self, scope: Scope) -> str:
         if self.chance(8):
             return self.choice(("False", "True", "1 > 2", "not True", "(2 < 3) and False"))
+        if self.chance(45):
+            return self.data_test(scope)
         return self.expr("bool", scope, self.number(1, 3), const=self.chance(5))
+
+    def data_test(self, scope: Scope) -> str:
+        """A small condition that depends on the tokens or the positions."""
+        loops = list(scope.loops if scope.live else self.loop_vars) or ["0"]
+        i, j = self.choice(loops), self.choice(loops)
+        tok, other = f"{self.param}[{i}]", f"{self.param}[{j}]"
+        form = self.number(0, 10)
+        if form <= 1:
+            text = f"{self.choice(TOKEN_TESTS)}({tok if form == 0 else other})"
+        elif form == 2:
+            text = f"{tok} == {other}"
+        elif form == 3:
+            text = f"{tok} == {self.string()}"
+        elif form == 4:
+            text = f"{tok} in ({self.string()}, {self.string()})"
+        elif form == 5:
+            text = f"lower({tok}) != lower({other})"
+        elif form == 6:
+            text = f"{j} < {i}"
+        elif form == 7:
+            text = f"{i} % {self.choice(('2', '3'))} == 0"
+        elif form == 8:
+            text = f"prev_same({i}) >= 0"
+        elif form == 9:
+            text = f"{self.choice(STRUCTURAL)}({i}) == {self.choice(STRUCTURAL)}({j})"
+        else:
+            text = f"{j} <= {self.choice(STRUCTURAL)}({i}) < {i}"
+        return f"({text})"
 
     def if_stmt(self, scope: Scope, in_loop: bool) -> Scope | None:
         self.emit(scope, f"if {self.condition(scope)}:")
@@ -592,6 +650,8 @@ class _Generator:
         self.emit(scope, header)
         inner = replace(scope, assigned=scope.assigned, loops=(*scope.loops, var),
                         work=scope.work * max(trips, 1), level=scope.level + 1)
+        if self.chance(50):  # a plain write first, so most patterns are not empty
+            self.store(inner, plain=True)
         self.block(inner, self.number(1, 3), in_loop=True)
 
     def loop_header(self, scope: Scope) -> tuple[str, str, int]:

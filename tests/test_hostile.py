@@ -155,7 +155,7 @@ GENERATED: dict[str, tuple[bytes, str, int, int | None]] = {
     # 5,000 nested parentheses: CPython rejects more than 200 ("too many nested
     # parentheses"), so this is not a Python program; which paren is reported is up to attndsl.
     "deep_parens.py": (_DEEP_PARENS.encode(), "too-deep", 4, None),
-    "deep_minus.py": (_DEEP_MINUS.encode(), "too-deep", 4, 9 + 59),
+    "deep_minus.py": (_DEEP_MINUS.encode(), "too-deep", 4, 9),
     "deep_calls.py": (_DEEP_CALLS.encode(), "too-deep", 4, None),
     "deep_ifs.py": (_DEEP_IFS.encode(), "too-deep", 64, None),
     # 10,000 terms: the first too-deep node in source order starts at the expression's start.
@@ -267,6 +267,22 @@ def _assert_error(
 
 
 # ------------------------------------------------------------------- tests
+
+
+def test_guards_are_armed(no_execution):
+    with pytest.raises(Executed):
+        exec("1")
+    with pytest.raises(Executed):
+        eval("1")
+    with pytest.raises(Executed):
+        compile("1", "<x>", "exec")
+    with pytest.raises(Executed):
+        __import__("os")
+    with pytest.raises(Executed):
+        __import__("subprocess")
+    assert ast.literal_eval('"parse-only is fine"')
+    __import__("json")  # other imports still work
+    no_execution.clear()
 
 
 def test_hostile_folder_matches_table():

@@ -1,0 +1,160 @@
+"""The compiler against the reference interpreter: both backends, library and random programs,
+edge cases, ragged and chunked output, the kernel cache."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import attndsl
+from attndsl.compiler import Batch, CompileError, compile, word_vocab
+from attndsl.compiler import _cache
+from program_strategies import programs, sentences, tinystories_samples
+
+TOLERANCE = 1e-6
+LIBRARY = attndsl.library()
+
+EDGE_CASES = [
+    [],
+    ["Hi"],
+    ["the"] * 7,
+    [".", ",", "!", "?", "\"", ".", "."],
+    ["Roxy", " saw", "\n", "\n", "Billy", ".", "\"", "Why", "?\"", " he", " asked", "."],
+    ["The", " THE", " the", " The", "s", "-", "42", " 42"],
+]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def kernel_cache(tmp_path_factory):
+    """Keep this module's kernels in a cache of its own (Numba's runtime stays warm)."""
+    old = os.environ.get("ATTNDSL_CACHE")
+    os.environ["ATTNDSL_CACHE"] = str(tmp_path_factory.mktemp("kernels"))
+    yield
+    if old is None:
+        os.environ.pop("ATTNDSL_CACHE")
+    else:
+        os.environ["ATTNDSL_CACHE"] = old
+
+
+def assert_matches(program, kernel, token_lists):
+    """The kernel's patterns equal the interpreter's to TOLERANCE, padded and ragged."""
+    vocab = word_vocab(token_lists)
+    batch = Batch.from_sequences([vocab.encode(t) for t in token_lists])
+    padded = kernel(batch, vocab).numpy()
+    size = batch.max_length
+    assert padded.shape == (len(token_lists), size, size)
+    ragged = kernel.on_tokens(token_lists, vocab)
+    for b, tokens in enumerate(token_lists):
+        n = len(tokens)
+        expected = program(tokens)
+        np.testing.assert_allclose(padded[b, :n, :n], expected, atol=TOLERANCE, rtol=0,
+                                   err_msg=f"{kernel.backend}, sentence {b}: {tokens!r}")
+        np.testing.assert_allclose(ragged[b], expected, atol=TOLERANCE, rtol=0)
+        assert not padded[b, n:, :].any() and not padded[b, :, n:].any()
+
+
+def torch_kernel(program):
+    try:
+        return compile(program, "torch")
+    except CompileError:
+        return None
+
+
+@pytest.mark.parametrize("name", sorted(LIBRARY))
+def test_library_numba_and_torch_match_interpreter(name):
+    program = LIBRARY[name]
+    token_lists = tinystories_samples(12, 48) + EDGE_CASES
+    assert_matches(program, compile(program, "numba"), token_lists)
+    kernel = torch_kernel(program)
+    if kernel is not None:
+        assert_matches(program, kernel, token_lists)
+
+
+@pytest.mark.parametrize("name", ["induction", "last_punctuation", "recency_decay",
+                                  "current_sentence"])
+def test_long_sequence_1024_tokens(name):
+    tokens = [t for story in tinystories_samples(40, 400) for t in story][:1024]
+    assert len(tokens) == 1024
+    program = LIBRARY[name]
+    assert_matches(program, compile(program, "numba"), [tokens])
+    kernel = torch_kernel(program)
+    if kernel is not None:
+        assert_matches(program, kernel, [tokens])
+
+
+def _differential(source, token_lists):
+    program = attndsl.load(source)
+    assert_matches(program, compile(program, "numba"), token_lists)
+    kernel = torch_kernel(program)
+    if kernel is not None:
+        assert_matches(program, kernel, token_lists)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@given(programs(), st.lists(sentences(), min_size=1, max_size=4))
+def test_random_programs_match_interpreter(source, token_lists):
+    _differential(source, token_lists)
+
+
+@pytest.mark.slow
+@settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
+@given(programs(), st.lists(sentences(), min_size=1, max_size=4))
+def test_random_programs_match_interpreter_200(source, token_lists):
+    _differential(source, token_lists)
+
+
+def test_auto_falls_back_with_reason():
+    kernel = compile(LIBRARY["last_punctuation"], "auto")
+    assert kernel.backend == "numba"
+    assert "break" in kernel.fallback_reason and "line" in kernel.fallback_reason
+    assert compile(LIBRARY["previous_token"], "auto").backend == "torch"
+    with pytest.raises(CompileError, match="cannot vectorise.*break"):
+        compile(LIBRARY["last_punctuation"], "torch")
+    with pytest.raises(CompileError, match="unknown backend"):
+        compile(LIBRARY["last_punctuation"], "cuda")
+
+
+def test_chunks_bound_memory_and_cover_the_batch():
+    token_lists = tinystories_samples(10, 30)
+    vocab = word_vocab(token_lists)
+    batch = Batch.from_sequences([vocab.encode(t) for t in token_lists])
+    kernel = compile(LIBRARY["induction"], "numba")
+    whole = kernel(batch, vocab).numpy()
+    seen = 0
+    for start, part in kernel.chunks(batch, vocab, max_cells=2 * 30 * 30):
+        assert part.shape[0] <= 2
+        n = part.shape[1]
+        np.testing.assert_array_equal(part.numpy(), whole[start:start + len(part), :n, :n])
+        seen += len(part)
+    assert seen == len(token_lists)
+
+
+def test_batch_rejects_overlong_sequences():
+    with pytest.raises(ValueError, match="at most 4096"):
+        Batch.from_sequences([[0] * 4097])
+
+
+def test_kernel_cache_reuses_and_repairs(tmp_path, monkeypatch):
+    monkeypatch.setenv("ATTNDSL_CACHE", str(tmp_path))
+    program = LIBRARY["two_back"]
+    kernel = compile(program, "numba")
+    files = list((tmp_path / "kernels").glob("k_*.py"))
+    assert len(files) == 1 and program.id in files[0].name
+    assert files[0].read_text() == kernel.source
+    files[0].write_text("garbage that is not the kernel")  # corrupt the source
+    repaired = compile(program, "numba")
+    assert files[0].read_text() == repaired.source
+    for entry in (tmp_path / "kernels" / "__pycache__").glob("*.nbc"):
+        entry.write_bytes(b"\x00corrupt machine code")  # corrupt Numba's cache
+    again = compile(program, "numba")
+    assert_matches(program, again, [["The", " cat", " sat", "."]])
+
+
+def test_cache_key_depends_on_versions(monkeypatch):
+    first = _cache.source_key("x")
+    monkeypatch.setattr(_cache, "COMPILER_VERSION", "other")
+    assert _cache.source_key("x") != first
