@@ -6,6 +6,7 @@ The public API; everything else lives in private modules (leading underscore).
     >>> prog = attndsl.load(open("attndsl/library/previous_token.py").read())
     >>> prog(["The", " cat", " sat"])           # reference meaning: n×n float64 pattern
     >>> print(prog.text, prog.id)                # canonical form and id
+    >>> kernel = attndsl.compile(prog)           # Numba or torch kernel over ragged batches
 """
 
 from ._ast import Function
@@ -27,8 +28,25 @@ from ._program import Program, load
 
 __version__ = "0.1.0"
 
-__all__ = [
+_COMPILER = ("compile", "Kernel", "Batch", "Vocab", "CompileError")
+
+
+def __getattr__(name: str):
+    """`attndsl.compile` and friends, imported on first use (they bring in torch and Numba)."""
+    if name in _COMPILER:
+        from . import compiler
+
+        return getattr(compiler, name)
+    raise AttributeError(f"module 'attndsl' has no attribute {name!r}")
+
+
+__all__ = [  # noqa: RUF022 - grouped: front end, then the lazily imported compiler
     "BUILTINS",
+    "Batch",
+    "CompileError",
+    "Kernel",
+    "Vocab",
+    "compile",
     "AttnDslError",
     "CheckError",
     "Checked",

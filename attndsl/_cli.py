@@ -19,6 +19,8 @@ EXAMPLES = {
     "canon": "attndsl canon prog.py\n  attndsl canon --id prog.py",
     "interpret": 'attndsl interpret attndsl/library/induction.py --text "The cat sat. The cat ran."'
                  '\n  attndsl interpret prog.py --text "Hello there." --json',
+    "compile": "attndsl compile attndsl/library/induction.py\n"
+               "  attndsl compile prog.py --backend numba --show",
     "library": 'attndsl library\n  attndsl library --text "The cat sat. The cat ran."',
 }
 
@@ -100,6 +102,32 @@ def cmd_interpret(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compile(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.syntax import Syntax
+
+    from .compiler import compile as compile_program
+    from .compiler._numba import emit_block
+    from .compiler._torch import vectorise_reason
+
+    program = _load(args.file)
+    console = Console()
+    console.print(f"[bold]{program.name}[/]  id {program.id}")
+    console.print(Syntax(program.text, "python", theme="ansi_dark", background_color="default"))
+    kernel = compile_program(program, args.backend)
+    reason = vectorise_reason(kernel.lowered)
+    console.print("vectorises (torch): " + ("yes" if reason is None else f"no, {reason}"))
+    console.print(f"backend: {kernel.backend}   compile: {kernel.compile_seconds:.3f} s")
+    if args.show:
+        if kernel.backend == "numba":
+            code = kernel.source
+        else:
+            code = "\n".join(["# lowered IR, run as broadcasting tensor code (loops = dims)",
+                              *emit_block(kernel.lowered.body, 0)])
+        console.print(Syntax(code, "python", theme="ansi_dark", background_color="default"))
+    return 0
+
+
 def cmd_library(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
@@ -157,6 +185,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--json", action="store_true",
                      help='print {"tokens": [...], "matrix": [[...]]} instead of a table')
     sub.set_defaults(run=cmd_interpret)
+
+    sub = add("compile", "Compile a program into a batched kernel; say how it vectorises.")
+    sub.add_argument("file", metavar="FILE", help="program file, or - for stdin")
+    sub.add_argument("--backend", choices=("auto", "numba", "torch"), default="auto",
+                     help="auto: torch when the program vectorises, else numba (default)")
+    sub.add_argument("--show", action="store_true", help="print the emitted kernel source")
+    sub.set_defaults(run=cmd_compile)
 
     sub = add("library", "List the starter library, or show every program on a sentence.")
     sub.add_argument("--text", help="show each program's pattern on this sentence")

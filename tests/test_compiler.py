@@ -7,13 +7,12 @@ import os
 
 import numpy as np
 import pytest
+from attndsl.compiler import Batch, CompileError, _cache, compile, word_vocab
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from program_strategies import programs, sentences, tinystories_samples
 
 import attndsl
-from attndsl.compiler import Batch, CompileError, compile, word_vocab
-from attndsl.compiler import _cache
-from program_strategies import programs, sentences, tinystories_samples
 
 TOLERANCE = 1e-6
 LIBRARY = attndsl.library()
@@ -112,7 +111,7 @@ def test_auto_falls_back_with_reason():
     assert kernel.backend == "numba"
     assert "break" in kernel.fallback_reason and "line" in kernel.fallback_reason
     assert compile(LIBRARY["previous_token"], "auto").backend == "torch"
-    with pytest.raises(CompileError, match="cannot vectorise.*break"):
+    with pytest.raises(CompileError, match=r"cannot vectorise.*break"):
         compile(LIBRARY["last_punctuation"], "torch")
     with pytest.raises(CompileError, match="unknown backend"):
         compile(LIBRARY["last_punctuation"], "cuda")
