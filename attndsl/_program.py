@@ -1,14 +1,7 @@
-"""`Program`: a checked program with its canonical form and id, and the front end's passes.
+"""`Program`: a checked program with its canonical form and id.
 
-The passes, each one module with one job (the compiler in `attndsl.compiler` continues
-the sequence with lower and emit):
-
-| pass | module | adds |
-|---|---|---|
-| parse | `_parse` | text → `Function` tree with positions; syntax errors with line and column |
-| check | `_check` | names, types, loop bounds and depth → `Checked` (types of every local) |
-| canonicalise | `_canon` | one spelling per meaning → canonical `Program` and its id |
-| interpret | `_interpret` | the reference meaning: tokens → normalised causal matrix |
+The front end's passes are parse (`_parse`), check (`_check`) and canonicalise (`_canon`);
+`attndsl.compiler`'s docstring lists every pass and what it adds.
 """
 
 from __future__ import annotations

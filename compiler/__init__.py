@@ -1,7 +1,20 @@
-"""The compiler: lowering of checked programs and the Numba and torch backends.
+"""The compiler: checked programs → batched kernels (installed as `attndsl.compiler`).
 
-Continues the front end's passes (parse → check → canonicalise, see `attndsl._program`)
-with lower → emit. Installed as `attndsl.compiler`.
+The passes, one module each, in order (the first three are the front end in `attndsl`):
+
+| pass | module | adds |
+|---|---|---|
+| parse | `attndsl._parse` | text → `Function` tree with positions; errors with line and column |
+| check | `attndsl._check` | names, types, loop bounds, depth → `Checked` (the type of every node) |
+| canonicalise | `attndsl._canon` | one spelling per meaning → canonical `Program` and its id |
+| lower | `_lower` | typed, token-free IR (`_ir`): casts, literal slots, table and array lookups |
+| emit (Numba) | `_numba` | the source of an `@njit` program, cached per machine by `_cache` |
+| emit (torch) | `_torch` | IR run as broadcasting tensor code; refuses loops that carry state |
+
+Run-time pieces: `_vocab` (token features as tables over a tokenizer's ids), `_batch` (ragged
+batches), `_runtime` (Numba helpers and the parallel driver over sentences), `_kernel` (the
+`compile()` entry point and `Kernel`). `attndsl._interpret` is the reference meaning that
+every backend is tested against.
 """
 
 from ._batch import Batch
