@@ -75,23 +75,28 @@ class _Simplifier:
         return found
 
     # statements
-    def block(self, body: tuple[A.Stmt, ...], in_loop: bool = False) -> tuple[A.Stmt, ...]:
+    def block(self, body: tuple[A.Stmt, ...], loop_body: bool = False) -> tuple[A.Stmt, ...]:
+        """Simplify a block; a `continue` ending a loop's own body is dropped."""
         out: list[A.Stmt] = []
         for stmt in body:
-            out.extend(self.stmt(stmt, in_loop))
-            if out and isinstance(out[-1], A.Return | A.Break | A.Continue):
+            out.extend(self.stmt(stmt))
+            if out and _jumps(out[-1]):
                 break  # the rest of the block never runs
-        if in_loop and out and isinstance(out[-1], A.Continue):
+        if loop_body and out and isinstance(out[-1], A.Continue):
             out.pop()
         return tuple(out)
 
-    def stmt(self, s: A.Stmt, in_loop: bool) -> list[A.Stmt]:
+    def stmt(self, s: A.Stmt) -> list[A.Stmt]:
         if isinstance(s, A.Pass):
             return []
         if isinstance(s, A.Assign):
             if s.target in self.constants:
                 return []
-            return [dataclasses.replace(s, value=self.expr(s.value))]
+            # Keep the local's type explicit in each assignment, so removing another one
+            # (dead code) can never narrow it: `x = 1` in a float local becomes `x = 1.0`.
+            value = self._as_kind(self.expr(s.value), self.types.get(s.target),
+                                  self.kind(s.value))
+            return [dataclasses.replace(s, value=value)]
         if isinstance(s, A.AugAssign):
             return [dataclasses.replace(s, value=self.expr(s.value))]
         if isinstance(s, A.Store):
@@ -107,15 +112,15 @@ class _Simplifier:
                 args = args[:2]
             if len(args) == 2 and _is_const(args[0]) and args[0].value == 0:
                 args = args[1:]
-            body = self.block(s.body, in_loop=True)
+            body = self.block(s.body, loop_body=True)
             if not body:
                 return []
             return [A.For(s.var, A.Call("range", args, s.iter.pos), body, s.pos)]
         if isinstance(s, A.If):
             cond = self.expr(s.cond)
             if _is_const(cond):
-                return list(self.block(s.body if cond.value else s.orelse, in_loop))
-            body, orelse = self.block(s.body, in_loop), self.block(s.orelse, in_loop)
+                return list(self.block(s.body if cond.value else s.orelse))
+            body, orelse = self.block(s.body), self.block(s.orelse)
             if body == orelse:
                 return list(body)
             if not body:
@@ -227,6 +232,15 @@ class _Simplifier:
         if not values:
             return _const(not absorbing, e)
         return values[0] if len(values) == 1 else A.BoolOp(e.op, tuple(values), e.pos)
+
+
+def _jumps(s: A.Stmt) -> bool:
+    """The statement never lets control reach the next one (return, break, continue, or an
+    if whose branches all end in one)."""
+    if isinstance(s, A.Return | A.Break | A.Continue):
+        return True
+    return (isinstance(s, A.If) and bool(s.body) and bool(s.orelse) and _jumps(s.body[-1])
+            and _jumps(s.orelse[-1]))
 
 
 def _reads(fn: A.Function) -> Counter:

@@ -87,6 +87,7 @@ class _Checker:
         self.loop_vars: set[str] = set()
         self.types: dict[str, T] = {}
         self.bounds: dict[str, Bound] = {}
+        self.loop_scope: dict[str, Bound] = {}  # bounds of the loops enclosing this point
         self.expr_types: dict[int, T | None] = {}
 
     # ------------------------------------------------------------- reporting
@@ -204,6 +205,17 @@ class _Checker:
                         changed = True
             if not changed:
                 break
+        untyped = {name for name in self.assigns
+                   if name not in types and name not in (self.param, self.output)}
+        for name in untyped:
+            stmts = self.assigns[name]
+            nodes = [n for s in stmts for n in A.walk(s.value)]
+            mentioned = {n.id for n in nodes if isinstance(n, A.Name)} | {
+                s.target for s in stmts if isinstance(s, A.AugAssign)}
+            other = any(isinstance(n, A.Call | A.Str | A.Subscript | A.Tuple) for n in nodes)
+            if mentioned and mentioned <= untyped and not other:  # else reported at the use
+                self.error(stmts[0], f"'{name}' never gets a type: it is only ever set from "
+                           "itself; assign it a number, a bool or a token first", "type")
 
     @staticmethod
     def _join_local(old: T | None, new: T) -> T | None:
@@ -224,23 +236,47 @@ class _Checker:
 
     # ---------------------------------------------------------------- bounds
     def _infer_bounds(self) -> None:
-        """|value| <= a*n + b for loop variables and for locals only ever set to sizes."""
-        names = set(self.loop_vars) | {
-            name for name, stmts in self.assigns.items()
-            if all(isinstance(s, A.Assign) for s in stmts) and self.types.get(name) == T.INT}
+        """|value| <= a*n + b for locals only ever set to sizes. Each assignment is bounded
+        where it stands: a loop variable there is bounded by its own loop's range."""
+        sites: dict[str, list[tuple[A.Expr, tuple[A.For, ...]]]] = {}
+
+        def visit(body: tuple[A.Stmt, ...], loops: tuple[A.For, ...]) -> None:
+            for s in body:
+                if isinstance(s, A.Assign):
+                    sites.setdefault(s.target, []).append((s.value, loops))
+                elif isinstance(s, A.For):
+                    visit(s.body, (*loops, s))
+                elif isinstance(s, A.If):
+                    visit(s.body, loops)
+                    visit(s.orelse, loops)
+
+        visit(self.fn.body, ())
+        names = {name for name, stmts in self.assigns.items()
+                 if all(isinstance(s, A.Assign) for s in stmts) and self.types.get(name) == T.INT
+                 and name not in self.loop_vars}
         for _ in range(len(names) + 1):
             progress = False
             for name in names - set(self.bounds):
-                if name in self.loop_vars:
-                    parts = [a for loop in self.fors[name] for a in (_range_args(loop.iter) or ())]
-                else:
-                    parts = [s.value for s in self.assigns[name]]
-                found = [self.bound(p) for p in parts]
-                if parts and all(b is not None for b in found):
+                found = [self._bound_at(value, loops) for value, loops in sites.get(name, ())]
+                if found and all(b is not None for b in found):
                     self.bounds[name] = (max(b[0] for b in found), max(b[1] for b in found))
                     progress = True
             if not progress:
                 break
+
+    def _bound_at(self, expr: A.Expr, loops: tuple[A.For, ...]) -> Bound | None:
+        """The bound of `expr` inside `loops` (outermost first)."""
+        saved, self.loop_scope = self.loop_scope, {}
+        try:
+            for loop in loops:  # a loop whose range has no bound leaves its variable unbounded
+                found = [self.bound(a) for a in (_range_args(loop.iter) or ())[:2]]
+                self.loop_scope.pop(loop.var, None)
+                if found and all(b is not None for b in found):
+                    self.loop_scope[loop.var] = (max(b[0] for b in found),
+                                                 max(b[1] for b in found))
+            return self.bound(expr)
+        finally:
+            self.loop_scope = saved
 
     def bound(self, expr: A.Expr) -> Bound | None:
         """A bound on |expr| as a*n + b, or None if `expr` is not built from sizes."""
@@ -249,6 +285,8 @@ class _Checker:
         if isinstance(expr, A.Name):
             if expr.id in self.length_names:
                 return (1, 0)
+            if expr.id in self.loop_vars:  # bounded by its enclosing loop, when that has one
+                return self.loop_scope.get(expr.id)
             return self.bounds.get(expr.id)
         if isinstance(expr, A.Call):
             if _is_len(expr, self.param):
@@ -409,8 +447,16 @@ class _Checker:
                        f"`for i in range(len({self.param})):` and read `{self.param}[i]`", "loop")
         else:
             self._range(stmt.iter, args, assigned)
+        found = [self.bound(a) for a in (args or ())[:2]]
+        outer = self.loop_scope.get(stmt.var)
+        if found and all(b is not None for b in found):
+            self.loop_scope[stmt.var] = (max(b[0] for b in found), max(b[1] for b in found))
         inner = None if assigned is None else assigned | {stmt.var}
         self._block(stmt.body, inner, depth + 1, in_loop=True)
+        if outer is None:
+            self.loop_scope.pop(stmt.var, None)
+        else:
+            self.loop_scope[stmt.var] = outer
 
     def _enclosing_var(self, loop: A.For) -> bool:
         for outer in self.fors.get(loop.var, ()):

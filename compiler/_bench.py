@@ -1,6 +1,8 @@
 """Kernel throughput benchmark: matrices per second and GB/s written, per program and backend.
 
-Backends measured on the same sentences (windows of word tokens from TinyStories):
+Backends measured on the same sentences: windows of word tokens from the TinyStories sample
+(`$ATTNDSL_BENCH_CORPUS`, else `shared/data/tinystories/valid-sample.jsonl`; a deterministic
+synthetic corpus, flagged in the output, when it is missing):
 
 - `interpreter`: `program(tokens)`, the reference interpreter, on a sample of the sentences;
 - `cpython`: the canonical program text run as plain Python over a NumPy shim of the
@@ -9,8 +11,9 @@ Backends measured on the same sentences (windows of word tokens from TinyStories
 - `torch`: the `compile(p, "torch")` kernel (CPU; CUDA too when present), when it vectorises;
 - `floor`: a Numba kernel that only writes the same padded output (uniform causal pattern).
 
-Rates are best-of-`repeat` after a warm-up call; GB/s counts the padded float32 output of the
-rate (N·N·4 bytes a matrix) for every backend, so the columns compare directly.
+Rates come from the fastest call (see `best_seconds`) after a warm-up call. GB/s counts the
+padded float32 output (N·N·4 bytes a matrix) for every backend, so the columns compare
+directly; at 256 × 128 tokens that output (16 MiB) may fit in the last-level cache.
 
 Compile times (numba only), measured in subprocesses:
 
@@ -67,7 +70,7 @@ CORPUS_NAME = "tinystories/valid-sample.jsonl"
 DEFAULT_CORPUS = Path("/work/shared/data") / CORPUS_NAME
 INTERPRETER_SAMPLE = 8  # sentences timed for the reference interpreter
 CPYTHON_SAMPLE = 32  # sentences timed for plain CPython
-MIN_ROUND_S = 0.05  # a timing round repeats its call until it lasts this long
+MIN_ROUND_S = 0.1  # a timing round repeats its call until it lasts this long
 TARGETS = {
     "numba_100x_cpython": "Numba kernel ≥ 100× plain CPython (every program)",
     "numba_within_3x_floor": "Numba kernel within 3× of the floor (O(n²) programs)",
@@ -109,8 +112,9 @@ def _synthetic_text(tokens: int) -> str:
     while count < tokens:
         sentence = " ".join(rng.choice(words) for _ in range(rng.randint(4, 12)))
         parts.append(sentence[0].upper() + sentence[1:] + rng.choice((".", ".", "!", "?", ",")))
-        parts.append("\n" if rng.random() < 0.15 else " ")
-        count += len(sentence.split()) + 2
+        newline = rng.random() < 0.15
+        parts.append("\n" if newline else " ")
+        count += len(sentence.split()) + 1 + newline
     return "".join(parts)
 
 
@@ -132,6 +136,8 @@ def load_corpus(sentences: int, length: int) -> tuple[list[list[str]], str]:
         source = f"SYNTHETIC corpus ({path} is missing), {len(tokens)} tokens"
     if not tokens:
         raise ValueError(f"no tokens in {path}")
+    if len(tokens) < needed:
+        source += f", cycled to {needed}"
     stream = tokens * (needed // len(tokens) + 1)
     return [stream[b * length:(b + 1) * length] for b in range(sentences)], source
 
@@ -147,17 +153,18 @@ def _calls_per_round(fn: Callable[[], object]) -> int:
 
 
 def best_seconds(fns: Sequence[Callable[[], object]], repeat: int) -> list[float]:
-    """Best seconds per call of each function over `repeat` rounds (a round repeats the call
-    until it lasts `MIN_ROUND_S`). Rounds take the functions in turn, so a machine that gets
-    busy for a while slows them alike and their ratios stay fair."""
+    """Fastest single call of each function, over `repeat` rounds (a round repeats the call
+    until it lasts `MIN_ROUND_S`). Rounds take the functions in turn, and the minimum (not
+    the mean) is kept, so that other work on the machine, which only ever slows a call down,
+    disturbs the figures and their ratios as little as possible."""
     calls = [_calls_per_round(fn) for fn in fns]
     best = [math.inf] * len(fns)
     for _ in range(max(1, repeat)):
         for k, fn in enumerate(fns):
-            start = time.perf_counter()
             for _ in range(calls[k]):
+                start = time.perf_counter()
                 fn()
-            best[k] = min(best[k], (time.perf_counter() - start) / calls[k])
+                best[k] = min(best[k], time.perf_counter() - start)
     return best
 
 
@@ -519,6 +526,16 @@ def summarise(rows: list[dict], programs: Mapping[str, Program], times: dict) ->
             "programs": per_program, "targets": targets}
 
 
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def _load() -> list[float] | None:
     return [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None
 
@@ -530,7 +547,7 @@ def machine_record(corpus: str, sentences: int, length: int, repeat: int,
 
     record = {
         "python": platform.python_version(), "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
+        "processor": _cpu_model(),
         "cpu_count": os.cpu_count(),
         "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
         "numpy": np.__version__, "numba": numba.__version__, "torch": torch.__version__,

@@ -136,6 +136,7 @@ class TokAt(Expr):
 
     pos: Expr
     type: str = "tok"
+    checked: bool = True  # False once `_ranges` proves pos in [0, n)
 
 
 @dataclass(frozen=True)
@@ -162,6 +163,7 @@ class Struct(Expr):
     name: str
     pos: Expr
     type: str = "int"
+    checked: bool = True
 
 
 @dataclass(frozen=True)
@@ -198,6 +200,7 @@ class Store(Stmt):
     value: Expr
     line: int = 0
     column: int = 0
+    checked: bool = True  # False once `_ranges` proves the cell inside the matrix
 
 
 @dataclass(frozen=True)

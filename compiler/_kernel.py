@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
+import numba
 import numpy as np
 import torch
 
@@ -22,6 +23,7 @@ from ._batch import Batch, ragged_offsets
 from ._ir import Lowered
 from ._lower import lower
 from ._numba import emit_module
+from ._ranges import prove_ranges
 from ._vocab import Vocab, word_vocab
 
 BACKENDS = ("auto", "numba", "torch")
@@ -95,7 +97,8 @@ class _NumbaImpl:
 
         if len(batch):
             _runtime.run_batch(self.module.program, batch.ids, batch.offsets, flat, cells, width,
-                               *self._tables(vocab), self.module.USES_STRUCTURE)
+                               *self._tables(vocab), self.module.USES_STRUCTURE,
+                               8 * numba.get_num_threads())
 
     def padded(self, batch: Batch, vocab: Vocab, device) -> torch.Tensor:
         size = batch.max_length
@@ -146,7 +149,7 @@ def compile(program: Program | str, backend: str = "auto") -> Kernel:
         program = Program.from_source(program)
     canonical = program.canonical
     start = time.perf_counter()
-    lowered = lower(canonical.checked, canonical.id)
+    lowered = prove_ranges(lower(canonical.checked, canonical.id))
     reason = None
     if backend in ("torch", "auto"):
         from ._torch import TorchImpl, vectorise_reason

@@ -60,12 +60,16 @@ def emit_expr(e: I.Expr) -> str:
     if isinstance(e, I.Select):
         return f"({emit_expr(e.then)} if {emit_expr(e.cond)} else {emit_expr(e.orelse)})"
     if isinstance(e, I.TokAt):
+        if not e.checked:
+            return f"np.int64(tok[{emit_expr(e.pos)}])"
         return f"rt.tok_at(tok, n, {emit_expr(e.pos)})"
     if isinstance(e, I.Lower):
         return f"rt.lower(lower_map, {emit_expr(e.tok)})"
     if isinstance(e, I.TokTest):
         return f"rt.tok_test(tests, {TEST_NAMES.index(e.name)}, {emit_expr(e.tok)})"
     if isinstance(e, I.Struct):
+        if not e.checked:
+            return f"{e.name}[{emit_expr(e.pos)}]"
         return f"rt.at({e.name}, n, {emit_expr(e.pos)})"
     if isinstance(e, I.OutRead):
         return f"rt.out_read(raw, n, {emit_expr(e.row)}, {emit_expr(e.col)})"
@@ -81,8 +85,10 @@ def _store(s: I.Store, pad: str) -> list[str]:
         update = f"{_FLOAT_OPS[s.op]}({cell}, {value})"
     else:
         update = f"{cell} {s.op} {value}"
-    return [f"{pad}_r = {emit_expr(s.row)}", f"{pad}_c = {emit_expr(s.col)}",
-            f"{pad}if 0 <= _r < n and 0 <= _c < n:", f"{pad}    {cell} = {update}"]
+    head = [f"{pad}_r = {emit_expr(s.row)}", f"{pad}_c = {emit_expr(s.col)}"]
+    if not s.checked:  # proven inside the matrix
+        return [*head, f"{pad}{cell} = {update}"]
+    return [*head, f"{pad}if 0 <= _r < n and 0 <= _c < n:", f"{pad}    {cell} = {update}"]
 
 
 def emit_block(body: tuple[I.Stmt, ...], depth: int) -> list[str]:

@@ -144,39 +144,60 @@ def sentence_structure(tok, key_class, layout):
     return sentence_structure_core(flags, keys)
 
 
+@njit(cache=True, fastmath={"reassoc"})
+def _row_mass(raw, i):
+    """Sum and peak of the positive entries of raw[i, :i + 1] (NaN and negatives count 0).
+    Only reassociation is relaxed, so the loop vectorises and inf and NaN keep their rules."""
+    total = 0.0
+    peak = 0.0
+    for j in range(i + 1):
+        v = raw[i, j]
+        w = v if v > 0.0 else 0.0
+        total += w
+        peak = max(peak, w)
+    return total, peak
+
+
+@njit(cache=True)
+def _finish_slow_row(raw, row, i, peak):
+    """A row whose sum overflows: spread over its +inf entries, or scale by the peak first."""
+    infinite = 0
+    for j in range(i + 1):
+        if raw[i, j] == math.inf:
+            infinite += 1
+    if infinite > 0:
+        for j in range(i + 1):
+            row[j] = 1.0 / infinite if raw[i, j] == math.inf else 0.0
+        return
+    total = 0.0
+    for j in range(i + 1):
+        v = raw[i, j]
+        if v > 0.0:
+            total += v / peak
+    for j in range(i + 1):
+        v = raw[i, j]
+        row[j] = (v / peak) / total if v > 0.0 else 0.0
+
+
 @njit(cache=True)
 def finish(raw, dest, n):
-    """Normalise the raw n×n output into dest (an N×N float32 block), writing every entry
-    once: the pattern for j <= i < n, zeros elsewhere (the same rules as `normalise`)."""
+    """Normalise the raw output (its top-left n×n block) into dest (an m×m float32 block,
+    m >= n), writing every entry once: the pattern for j <= i < n, zeros elsewhere (the
+    rules of `attndsl._semantics.normalise`)."""
     size = dest.shape[0]
     for i in range(n):
         row = dest[i]
-        peak = 0.0
-        infinite = 0
-        for j in range(i + 1):
-            v = raw[i, j]
-            if v > 0.0:
-                if v == math.inf:
-                    infinite += 1
-                elif v > peak:
-                    peak = v
-        if infinite > 0:
-            share = 1.0 / infinite
-            for j in range(i + 1):
-                row[j] = share if raw[i, j] == math.inf else 0.0
-        elif peak == 0.0:
+        total, peak = _row_mass(raw, i)
+        if total == 0.0:
             row[0] = 1.0
             for j in range(1, i + 1):
                 row[j] = 0.0
+        elif total < math.inf:
+            for j in range(i + 1):
+                v = raw[i, j]
+                row[j] = v / total if v > 0.0 else 0.0
         else:
-            total = 0.0
-            for j in range(i + 1):
-                v = raw[i, j]
-                if v > 0.0:
-                    total += v / peak
-            for j in range(i + 1):
-                v = raw[i, j]
-                row[j] = (v / peak) / total if v > 0.0 else 0.0
+            _finish_slow_row(raw, row, i, peak)
         for j in range(i + 1, size):
             row[j] = 0.0
     for i in range(n, size):
@@ -205,24 +226,43 @@ def batch_structure(ids, offsets, key_class, layout, size):
 
 @njit(types.void(types.FunctionType(PROGRAM_SIG), types.int32[::1], _ints,
                  types.float32[::1], _ints, types.int64, _ints, _ints, types.boolean[:, ::1],
-                 types.boolean[:, ::1], _ints, types.boolean), parallel=True, cache=True)
+                 types.boolean[:, ::1], _ints, types.boolean, types.int64), parallel=True,
+      cache=True)
 def run_batch(program, ids, offsets, flat, cells, width, key_class, lower_map, tests, layout,
-              lit, structured):
+              lit, structured, chunks):
     """Run `program` on every sentence of a ragged batch in parallel; sentence b's pattern
     goes to flat[cells[b]:] as an m×m block (m = width, or the sentence length if width is 0).
+    The sentences are split into `chunks` parallel chunks (a few per thread), each reusing
+    one scratch buffer for the raw outputs.
     """
+    count = offsets.shape[0] - 1
+    longest = 0
+    for b in range(count):
+        longest = max(longest, offsets[b + 1] - offsets[b])
+    chunks = max(1, min(count, chunks))
     none = np.empty(0, np.int64)
-    for b in prange(offsets.shape[0] - 1):
-        start = offsets[b]
-        n = offsets[b + 1] - start
-        tok = ids[start:start + n]
-        raw = np.zeros((n, n))
-        if structured:
-            word_of, word_start, sentence_start, prev_same = sentence_structure(
-                tok, key_class, layout)
-        else:
-            word_of, word_start, sentence_start, prev_same = none, none, none, none
-        program(tok, n, raw, key_class, lower_map, tests, lit, word_of, word_start,
-                sentence_start, prev_same)
-        m = width if width > 0 else n
-        finish(raw, flat[cells[b]:cells[b] + m * m].reshape((m, m)), n)
+    for c in prange(chunks):
+        scratch = np.empty(longest * longest)
+        for b in range(c * count // chunks, (c + 1) * count // chunks):
+            start = offsets[b]
+            n = offsets[b + 1] - start
+            tok = ids[start:start + n]
+            raw = scratch[:n * n].reshape((n, n))
+            raw[:] = 0.0
+            if structured:
+                word_of, word_start, sentence_start, prev_same = sentence_structure(
+                    tok, key_class, layout)
+            else:
+                word_of, word_start, sentence_start, prev_same = none, none, none, none
+            program(tok, n, raw, key_class, lower_map, tests, lit, word_of, word_start,
+                    sentence_start, prev_same)
+            m = width if width > 0 else n
+            finish(raw, flat[cells[b]:cells[b] + m * m].reshape((m, m)), n)
+
+
+@njit(parallel=True, cache=True)
+def finish_padded(raw, lengths, out):
+    """`finish` for each sentence of a padded batch: raw [B, N, N] float64 → out float32."""
+    for b in prange(raw.shape[0]):
+        n = lengths[b]
+        finish(raw[b], out[b], n)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -105,13 +105,20 @@ def vectorise_reason(lowered: I.Lowered) -> str | None:
 
 
 @dataclass
-class _Events:
-    """Writes to `out`: flat cell, value, kind (0 '=', +1 '+=', -1 '-='), order keys."""
+class _Writes:
+    """One store statement's writes over its loop grid, flattened. Lanes that write nothing
+    (masked off, or outside the matrix) point at the trash cell, one past the last."""
 
-    cells: list[torch.Tensor] = field(default_factory=list)
-    values: list[torch.Tensor] = field(default_factory=list)
-    kinds: list[int] = field(default_factory=list)
-    keys: list[list[torch.Tensor]] = field(default_factory=list)
+    cells: torch.Tensor  # int64 [lanes]
+    values: torch.Tensor  # float64 [lanes], 0 where not valid
+    kind: int  # 0 for `=`, +1 for `+=`, -1 for `-=`
+    valid: torch.Tensor  # bool [lanes]
+    keys: list[torch.Tensor]  # execution-order keys, broadcastable to `shape`
+    shape: torch.Size
+
+    def order_keys(self) -> list[torch.Tensor]:
+        """The order keys of the valid lanes (materialised only when order matters)."""
+        return [k.expand(self.shape).reshape(-1)[self.valid] for k in self.keys]
 
 
 class _Run:
@@ -135,7 +142,8 @@ class _Run:
                                      self.size)
             self.struct = {name: torch.as_tensor(a, device=device)
                            for name, a in zip(_STRUCT, arrays)}
-        self.events = _Events()
+        self.writes: list[_Writes] = []
+        self.trash = self.count * self.size * self.size  # the cell that absorbs no-op writes
         self.order = {id(s): k for k, s in enumerate(I.walk(list(lowered.body)))
                       if isinstance(s, I.Stmt)}
         self.statements = max(1, len(self.order))
@@ -215,15 +223,19 @@ class _Run:
             t = self.expr(e.tok, env, depth)
             return torch.where(t >= 0, self.tables["lower_map"][t.clamp(min=0)], -1)
         if isinstance(e, I.TokAt):
-            return self._gather(self.ids, self.expr(e.pos, env, depth), depth)
+            return self._gather(self.ids, self.expr(e.pos, env, depth), depth, e.checked)
         if isinstance(e, I.Struct):
-            return self._gather(self.struct[e.name], self.expr(e.pos, env, depth), depth)
+            return self._gather(self.struct[e.name], self.expr(e.pos, env, depth), depth,
+                                e.checked)
         raise TypeError(f"cannot run {e!r} on the torch backend")  # pragma: no cover
 
-    def _gather(self, table: torch.Tensor, pos: torch.Tensor, depth: int) -> torch.Tensor:
+    def _gather(self, table: torch.Tensor, pos: torch.Tensor, depth: int,
+                checked: bool) -> torch.Tensor:
         pos = self._shape(pos, depth)
         if self.size == 0:
             return torch.full_like(pos, -1)
+        if not checked:  # proven inside the sentence
+            return table[self.bidx(depth), pos]
         inside = (pos >= 0) & (pos < self.n(depth))
         found = table[self.bidx(depth), pos.clamp(0, max(self.size - 1, 0))]
         return torch.where(inside, found, -1)
@@ -274,42 +286,51 @@ class _Run:
         col = self._shape(self.expr(s.col, env, depth), depth)
         value = self._shape(self.expr(s.value, env, depth), depth)
         n = self.n(depth)
-        valid = mask & (row >= 0) & (row < n) & (col >= 0) & (col < n)
+        valid = mask & (row >= 0) & (row < n) & (col >= 0) & (col < n) if s.checked else mask
         shape = torch.broadcast_shapes(valid.shape, row.shape, col.shape, value.shape)
-        valid = valid.expand(shape)
-        cell = (self.bidx(depth) * self.size + row) * self.size + col
-        self.events.cells.append(cell.expand(shape)[valid])
-        self.events.values.append(value.expand(shape)[valid].to(torch.float64))
-        self.events.kinds.append({"": 0, "+": 1, "-": -1}[s.op])
-        order = [*keys, self.const(self.order[id(s)], "int")]
-        self.events.keys.append([k.expand(shape)[valid] for k in order])
+        valid = valid.expand(shape).reshape(-1)
+        cell = ((self.bidx(depth) * self.size + row) * self.size + col).expand(shape).reshape(-1)
+        self.writes.append(_Writes(
+            cells=torch.where(valid, cell, self.trash),
+            values=torch.where(valid, value.expand(shape).reshape(-1).to(torch.float64), 0.0),
+            kind={"": 0, "+": 1, "-": -1}[s.op],
+            valid=valid,
+            keys=[*keys, self.const(self.order[id(s)], "int")],
+            shape=shape,
+        ))
 
     # output
     def resolve(self) -> torch.Tensor:
         """The raw output [B, N, N] float64 that sequential execution would leave."""
-        cells_total = self.count * self.size * self.size
-        raw = torch.zeros(cells_total, dtype=torch.float64, device=self.device)
-        ev = self.events
-        if not ev.cells:
-            return raw.view(self.count, self.size, self.size)
-        assigns = [k for k, kind in enumerate(ev.kinds) if kind == 0]
-        if not assigns:
-            for cell, value, kind in zip(ev.cells, ev.values, ev.kinds):
-                raw.index_add_(0, cell, value * kind)
-            return raw.view(self.count, self.size, self.size)
-        cells = torch.cat(ev.cells)
-        once = len(assigns) == len(ev.kinds) and torch.unique(cells).numel() == cells.numel()
-        if once:  # every cell written by one `=` at most: order does not matter
-            raw[cells] = torch.cat(ev.values)
-            return raw.view(self.count, self.size, self.size)
-        return self._sequential(raw, cells).view(self.count, self.size, self.size)
+        raw = torch.zeros(self.trash + 1, dtype=torch.float64, device=self.device)
+        writes = self.writes
+        if all(w.kind != 0 for w in writes):  # only += and -=: order does not matter
+            for w in writes:
+                raw.index_add_(0, w.cells, w.values if w.kind > 0 else -w.values)
+        elif all(w.kind == 0 for w in writes) and self._written_once():
+            for w in writes:  # each cell gets one `=` at most: order does not matter
+                raw.index_put_((w.cells,), w.values)
+        else:
+            self._sequential(raw)
+        return raw[:self.trash].view(self.count, self.size, self.size)
 
-    def _sequential(self, raw: torch.Tensor, cells: torch.Tensor) -> torch.Tensor:
-        ev = self.events
-        values = torch.cat(ev.values)
-        kinds = torch.cat([torch.full_like(c, k) for c, k in zip(ev.cells, ev.kinds)])
-        width = max(len(k) for k in ev.keys)
-        columns = [torch.cat([k[c] if c < len(k) else torch.zeros_like(k[0]) for k in ev.keys])
+    def _written_once(self) -> bool:
+        counts = torch.zeros(self.trash + 1, dtype=torch.int64, device=self.device)
+        for w in self.writes:
+            counts.index_add_(0, w.cells, torch.ones_like(w.cells))
+        return bool(counts[:self.trash].max() <= 1) if self.trash else True
+
+    def _sequential(self, raw: torch.Tensor) -> None:
+        """Replay the writes in execution order: the last `=` to a cell wins, then every
+        `+=`/`-=` after it is added."""
+        writes = self.writes
+        cells = torch.cat([w.cells[w.valid] for w in writes])
+        values = torch.cat([w.values[w.valid] for w in writes])
+        kinds = torch.cat([torch.full((int(w.valid.sum()),), w.kind, dtype=torch.int64,
+                                      device=self.device) for w in writes])
+        keys = [w.order_keys() for w in writes]
+        width = max(len(k) for k in keys)
+        columns = [torch.cat([k[c] if c < len(k) else torch.zeros_like(k[0]) for k in keys])
                    for c in range(width)]
         order = torch.arange(cells.numel(), device=self.device)
         for column in reversed(columns):  # stable sorts, least significant key first
@@ -323,7 +344,6 @@ class _Run:
         raw[cells[winner]] = values[winner]
         later = ~is_assign & (rank > last[cells])
         raw.index_add_(0, cells[later], values[later] * kinds[later])
-        return raw
 
 
 def _arith(op: str, a: torch.Tensor, b: torch.Tensor, kind: str) -> torch.Tensor:
@@ -352,22 +372,35 @@ def _arith(op: str, a: torch.Tensor, b: torch.Tensor, kind: str) -> torch.Tensor
 
 
 def normalise(raw: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    """`attndsl._semantics.normalise` for a padded batch [B, N, N] (float64 in, out)."""
+    """`attndsl._semantics.normalise` for a padded batch: raw [B, N, N] float64 (overwritten)
+    → float32 patterns, zero outside each sentence. On the CPU this is the Numba kernels'
+    own `finish`; elsewhere the same rules as tensor operations."""
     count, size, _ = raw.shape
-    m = torch.tril(raw)
-    m = torch.where(m > 0, m, 0.0)
-    infinite = torch.isinf(m)
-    rows_inf = infinite.any(dim=-1, keepdim=True)
-    m = torch.where(rows_inf, infinite.to(m.dtype), m)
-    peak = m.amax(dim=-1, keepdim=True) if size else m.sum(dim=-1, keepdim=True)
-    empty = peak == 0
-    first = torch.zeros_like(m)
-    if size:
-        first[..., 0] = 1.0
-    m = torch.where(empty, first, m / torch.where(empty, 1.0, peak))
-    m = m / m.sum(dim=-1, keepdim=True).clamp(min=math.ulp(0.0))
-    live = torch.arange(size, device=raw.device) < lengths.view(count, 1)
-    return m * live.view(count, size, 1)
+    if raw.device.type == "cpu":
+        from ._runtime import finish_padded
+
+        out = np.empty((count, size, size), dtype=np.float32)
+        finish_padded(raw.numpy(), lengths.numpy(), out)
+        return torch.from_numpy(out)
+    if size == 0:
+        return raw.to(torch.float32)
+    raw.nan_to_num_(nan=0.0, posinf=math.inf).clamp_(min=0.0)
+    upper = torch.ones(size, size, dtype=torch.bool, device=raw.device).triu_(1)
+    raw.masked_fill_(upper, 0.0)
+    peak = raw.amax(dim=-1, keepdim=True)
+    rows_inf = torch.isinf(peak)
+    if bool(rows_inf.any()):
+        raw = torch.where(rows_inf, torch.isinf(raw).to(raw.dtype), raw)
+        peak = torch.where(rows_inf, 1.0, peak)
+    total = raw.sum(dim=-1, keepdim=True)
+    if bool(torch.isinf(total).any()):  # the sum overflows: scale by the peak first
+        raw.div_(torch.where(peak > 0, peak, 1.0))
+        total = raw.sum(dim=-1, keepdim=True)
+    live = (torch.arange(size, device=raw.device) < lengths.view(count, 1)).unsqueeze(-1)
+    empty = (total == 0) & live
+    raw[..., :1].masked_fill_(empty, 1.0)
+    total = torch.where(total == 0, 1.0, total)
+    return raw.div_(total).mul_(live).to(torch.float32)
 
 
 class TorchImpl:

@@ -16,7 +16,8 @@ generator mirrors the checker's rules (attndsl/_check.py) as it writes each stat
   structural builtins, int literals with + - // % min max abs and conditionals), and the
   generator computes each bound `|value| <= a*n + b` exactly as the checker does, so every loop
   stays within `4n + 256` iterations; a loop variable or size local reused later never gets a
-  larger bound than the one it started with, so earlier loops stay valid;
+  larger bound than the one it started with, so earlier loops stay valid, and never a bound
+  that depends on itself (the checker resolves bounds without fixed points);
 - loop trip counts are kept small enough (`WORK` innermost iterations along any nest at
   n = `NMAX`) that the reference interpreter runs a program on `NMAX` tokens in a few ms.
 
@@ -34,13 +35,24 @@ hand-picked edge cases (empty, one token, repeats, punctuation only, whitespace 
 capitalised words).
 
 Everything is drawn through hypothesis, so examples replay and shrink deterministically
-(shrinking moves toward fewer, simpler statements).
+(shrinking moves toward fewer, simpler statements). Shrinking a whole program through the
+checker, canonicaliser and interpreter can take minutes, so `minimise(source, fails)` offers a
+fast line-based alternative: property tests can run without hypothesis's shrink phase and
+still report a short failing program (see tests/test_canon.py, `check_minimised`).
+
+Typical use:
+
+    @given(programs(), st.lists(sentences(), min_size=1, max_size=3))
+    def test_something(source, token_lists):
+        program = attndsl.load(source)
+        ...
 """
 
 from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -51,6 +63,7 @@ import attndsl
 __all__ = [
     "NMAX",
     "STORIES_PATH",
+    "minimise",
     "programs",
     "sentences",
     "stories",
@@ -283,7 +296,8 @@ class _Generator:
             return self.atom("int", scope, const)
         if form == "structural":
             return f"{self.choice(STRUCTURAL)}({self.index(scope, size)})"
-        return self.index(scope, size)
+        position = self.index(scope, size)  # `i - 1` needs brackets inside an operator
+        return f"({position})" if " " in position and position[0] != "(" else position
 
     def _float(self, scope: Scope, size: int, const: bool) -> str:
         form = self.choice(("binop", "binop", "divide", "unary", "abs", "minmax", "math",
@@ -592,6 +606,8 @@ class _Generator:
             value = self.choice(("1.0", "1.0", "0.5", "2", "True", "3.0"))
             if len(loops) > 1 and self.chance(30):
                 value = f"exp(-0.5 * ({loops[0]} - {loops[-1]}))"
+            elif loops and self.chance(15):
+                value = f"{self.choice(MATH)}({loops[-1]} + {self.choice(('1', '0.5', '-1'))})"
         else:
             value = self.expr("num", scope, self.number(0, 3))
         self.emit(scope, f"{self.out}[{row}, {col}] {op}= {value}")
@@ -616,7 +632,7 @@ class _Generator:
         elif form == 3:
             text = f"{tok} == {self.string()}"
         elif form == 4:
-            text = f"{tok} in ({self.string()}, {self.string()})"
+            text = f"{tok} {self.choice(('in', 'not in'))} ({self.string()}, {self.string()})"
         elif form == 5:
             text = f"lower({tok}) != lower({other})"
         elif form == 6:
@@ -651,6 +667,10 @@ class _Generator:
         inner = replace(scope, assigned=scope.assigned, loops=(*scope.loops, var),
                         work=scope.work * max(trips, 1), level=scope.level + 1)
         if self.chance(50):  # a plain write first, so most patterns are not empty
+            self.store(inner, plain=True)
+        if self.chance(25):  # a filter, as heads write it: `if c: continue`, then a write
+            self.emit(inner, f"if {self.data_test(inner)}:")
+            self.emit(inner.level + 1, self.choice(("continue", "continue", "break")))
             self.store(inner, plain=True)
         self.block(inner, self.number(1, 3), in_loop=True)
 
@@ -775,8 +795,8 @@ class _Generator:
         second = self.choice([*names, f"len({self.param})"])
         self.emit(scope, f"{self.out} = zeros({first}, {second})")
         self.out_ready = True
-        if self.chance(8):
-            self.add_length(scope)  # after the output: an ordinary int local with a bound
+        if self.chance(8):  # after the output: an ordinary int local with a bound
+            scope = replace(scope, assigned=scope.assigned | {self.add_length(scope)})
         if self.chance(75):  # most heads loop over the query positions
             self.budget -= 1
             self.for_stmt(scope)
@@ -787,16 +807,18 @@ class _Generator:
         self.emit(1, f"return {self.out}")
         return "\n".join(self.lines) + "\n"
 
-    def add_length(self, scope: Scope) -> None:
+    def add_length(self, scope: Scope) -> str:
+        """`name = len(param)`: a length name before the output, a size local after it."""
         name = self.name(LENGTHS)
         self.emit(scope, f"{name} = len({self.param})")
         if self.out_ready:  # not a length name: an int local, assigned once, with a bound
             self.types[name] = "int"
             self.sizes[name] = (1, 0)
             self.depends[name] = set()
-            return
-        self.lengths.append(name)
-        self.length_bound[name] = (1, 0)
+        else:
+            self.lengths.append(name)
+            self.length_bound[name] = (1, 0)
+        return name
 
 
 @st.composite
@@ -865,3 +887,49 @@ def sentences(max_len: int = NMAX):
 
         options.insert(0, window())
     return st.one_of(options)
+
+
+# -------------------------------------------------------------------- minimising
+
+
+def _block_end(lines: list[str], start: int) -> int:
+    """The index after line `start` and every line indented deeper below it."""
+    indent = len(lines[start]) - len(lines[start].lstrip())
+    end = start + 1
+    while end < len(lines) and (not lines[end].strip()
+                                or len(lines[end]) - len(lines[end].lstrip()) > indent):
+        end += 1
+    return end
+
+
+def minimise(source: str, fails: Callable[[str], bool], max_tries: int = 2000) -> str:
+    """A smaller program on which `fails` still holds: deletes statements (with their
+    blocks) and unwraps `if`/`for` headers, one line at a time, until no deletion keeps
+    `fails` true. Deterministic, and cheap next to hypothesis shrinking a whole program, so
+    property tests can run without the shrink phase and still report a short reproducer.
+
+    `fails(text)` must return False (not raise) for texts that do not fail the same way,
+    including texts the checker rejects.
+    """
+    lines = source.rstrip("\n").split("\n")
+    tries = 0
+    changed = True
+    while changed and tries < max_tries:
+        changed = False
+        k = 1  # never the `def` line
+        while k < len(lines) and tries < max_tries:
+            end = _block_end(lines, k)
+            candidates = [lines[:k] + lines[end:]]
+            header = lines[k].strip()
+            if end > k + 1 and header.startswith(("if ", "for ", "else:", "elif ")):
+                candidates.append(lines[:k] + [line[4:] for line in lines[k + 1:end]]
+                                  + lines[end:])
+            for candidate in candidates:
+                tries += 1
+                if fails("\n".join(candidate) + "\n"):
+                    lines = candidate
+                    changed = True
+                    break
+            else:
+                k += 1
+    return "\n".join(lines) + "\n"

@@ -210,6 +210,17 @@ def test_comparisons_and_logic(cond, expected):
     assert holds(cond) is expected
 
 
+@pytest.mark.parametrize("expr", [
+    "1e308 // 1e-308", "1e308 / 1e-308", "1e308 % 1e-308", "big // 1", "big % 1", "5.0 % big",
+    "-5.0 % big", "nan // 2", "2 // nan", "1 % nan", "exp(nan)", "log(nan)", "sqrt(nan)",
+    "exp(big)", "log(big)", "sqrt(big)", "exp(9223372036854775807)", "abs(nan)",
+    "9223372036854775807 // 1e-300", "-9223372036854775807 % 1e-300", "5 % -1e-320",
+    "big * 0", "min(nan, big, -big)", "9223372036854775807 / 1e-300",
+])
+def test_nothing_fails_at_run_time(expr):
+    value(expr, NAN_SETUP)  # no exception: every checked program runs to completion
+
+
 def test_division_always_gives_a_float():
     with pytest.raises(attndsl.ProgramError, match="an int"):
         program("out[4 / 2, 0] = 1.0")
@@ -429,3 +440,17 @@ def test_structural_builtins_on_the_first_token_and_repeats():
     tokens = [" the", "cat", " the", "the", " cat"]
     assert column("word_start(i)", tokens) == [0, 0, 2, 2, 4]
     assert column("prev_same(i)", tokens) == [-1, -1, 0, 2, 1]
+
+
+# -------------------------------------------------------- checked programs always run
+
+
+@pytest.mark.parametrize("dead", ["zz += 1", "zz = zz", "zz = zz + 1", "zz = w\n    w = zz"])
+def test_local_without_a_type_in_unreachable_code_is_rejected(dead):
+    # `zz` never gets a value from anything but itself, so it has no type: the checker must
+    # reject it, as it rejects a read of an unknown name there. (It accepted these, and the
+    # interpreter then failed with KeyError: 'zz' before running anything.)
+    source = ("def head(tokens):\n    n = len(tokens)\n    out = zeros(n, n)\n    return out\n"
+              f"    {dead}\n    return out\n")
+    with pytest.raises(attndsl.ProgramError, match="zz"):
+        attndsl.load(source)(ABC)
