@@ -21,6 +21,8 @@ EXAMPLES = {
                  '\n  attndsl interpret prog.py --text "Hello there." --json',
     "compile": "attndsl compile attndsl/library/induction.py\n"
                "  attndsl compile prog.py --backend numba --show",
+    "bench": "attndsl bench kernels --json kernels.json\n"
+             "  attndsl bench kernels --programs induction,uniform_causal --sentences 64",
     "library": 'attndsl library\n  attndsl library --text "The cat sat. The cat ran."',
 }
 
@@ -128,6 +130,18 @@ def cmd_compile(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from .compiler._bench import run_kernel_benchmark
+
+    programs = [p.strip() for p in args.programs.split(",") if p.strip()] if args.programs else None
+    try:
+        run_kernel_benchmark(programs, sentences=args.sentences, length=args.length,
+                             repeat=args.repeat, json_path=args.json)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    return 0
+
+
 def cmd_library(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
@@ -189,9 +203,20 @@ def build_parser() -> argparse.ArgumentParser:
     sub = add("compile", "Compile a program into a batched kernel; say how it vectorises.")
     sub.add_argument("file", metavar="FILE", help="program file, or - for stdin")
     sub.add_argument("--backend", choices=("auto", "numba", "torch"), default="auto",
-                     help="auto: torch when the program vectorises, else numba (default)")
+                     help="auto (default): torch on a GPU when the program vectorises, "
+                          "else numba")
     sub.add_argument("--show", action="store_true", help="print the emitted kernel source")
     sub.set_defaults(run=cmd_compile)
+
+    sub = add("bench", "Benchmark kernel throughput against the interpreter, CPython and a "
+              "write-only floor.")
+    sub.add_argument("what", choices=("kernels",), help="what to benchmark")
+    sub.add_argument("--json", metavar="FILE", help="write {rows, skipped, machine, summary}")
+    sub.add_argument("--programs", help="comma-separated library programs (default: all)")
+    sub.add_argument("--sentences", type=int, default=256, help="sentences per batch")
+    sub.add_argument("--length", type=int, default=128, help="tokens per sentence")
+    sub.add_argument("--repeat", type=int, default=3, help="timing rounds (the best is kept)")
+    sub.set_defaults(run=cmd_bench)
 
     sub = add("library", "List the starter library, or show every program on a sentence.")
     sub.add_argument("--text", help="show each program's pattern on this sentence")

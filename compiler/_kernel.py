@@ -137,11 +137,14 @@ def _build_numba(program: Program, lowered: Lowered) -> tuple[_NumbaImpl, str]:
     return _NumbaImpl(module, lowered), source
 
 
-def compile(program: Program | str, backend: str = "auto") -> Kernel:
+def compile(program: Program | str, backend: str = "auto",
+            device: str | torch.device | None = None) -> Kernel:
     """Compile a program (or its source text) into a batched kernel.
 
-    backend: "numba" (every checked program), "torch" (programs whose loops carry no state;
-    CPU or GPU), or "auto" (torch when it vectorises the program, else numba).
+    backend: "numba" (every checked program, CPU), "torch" (programs whose loops carry no
+    state, CPU or GPU), or "auto": torch when the kernel will run on a GPU (`device`, or
+    CUDA is available when no device is given) and the program vectorises, else Numba, which
+    is the faster of the two on a CPU. `Kernel.fallback_reason` says why torch was not used.
     """
     if backend not in BACKENDS:
         raise CompileError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
@@ -151,7 +154,10 @@ def compile(program: Program | str, backend: str = "auto") -> Kernel:
     start = time.perf_counter()
     lowered = prove_ranges(lower(canonical.checked, canonical.id))
     reason = None
-    if backend in ("torch", "auto"):
+    on_gpu = torch.device(device).type == "cuda" if device else torch.cuda.is_available()
+    if backend == "auto" and not on_gpu:
+        reason = "no GPU: Numba is faster than torch on the CPU"
+    elif backend in ("torch", "auto"):
         from ._torch import TorchImpl, vectorise_reason
 
         reason = vectorise_reason(lowered)

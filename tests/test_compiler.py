@@ -107,10 +107,12 @@ def test_random_programs_match_interpreter_200(source, token_lists):
 
 
 def test_auto_falls_back_with_reason():
-    kernel = compile(LIBRARY["last_punctuation"], "auto")
+    kernel = compile(LIBRARY["last_punctuation"], "auto", device="cuda")
     assert kernel.backend == "numba"
     assert "break" in kernel.fallback_reason and "line" in kernel.fallback_reason
-    assert compile(LIBRARY["previous_token"], "auto").backend == "torch"
+    assert compile(LIBRARY["previous_token"], "auto", device="cuda").backend == "torch"
+    on_cpu = compile(LIBRARY["previous_token"], "auto", device="cpu")
+    assert on_cpu.backend == "numba" and "no GPU" in on_cpu.fallback_reason
     with pytest.raises(CompileError, match=r"cannot vectorise.*break"):
         compile(LIBRARY["last_punctuation"], "torch")
     with pytest.raises(CompileError, match="unknown backend"):
