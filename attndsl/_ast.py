@@ -6,8 +6,9 @@ Positions never take part in equality, so two trees that print the same compare 
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
-from dataclasses import dataclass, field, fields
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -253,6 +254,19 @@ class Function(Node):
     def param(self) -> str:
         """The token-sequence parameter."""
         return self.params[0]
+
+
+def map_children(node: object, fn: Callable[[Any], Any], kind: type = object) -> Any:
+    """`node` (any frozen dataclass tree) with `fn` applied to each direct child of class
+    `kind`, alone or in a tuple; the node itself when nothing changes."""
+    changes = {}
+    for f in fields(node):  # type: ignore[arg-type]
+        value = getattr(node, f.name)
+        if isinstance(value, kind) and not isinstance(value, tuple | str | int | float):
+            changes[f.name] = fn(value)
+        elif isinstance(value, tuple) and value and isinstance(value[0], kind):
+            changes[f.name] = tuple(fn(v) for v in value)
+    return replace(node, **changes) if changes else node
 
 
 def walk(node: Node) -> Iterator[Node]:

@@ -336,14 +336,7 @@ class _Renamer:
         if isinstance(x, A.Subscript):
             name = "tokens" if x.name == self.param else "out"
             return A.Subscript(name, tuple(self.expr(i, loops) for i in x.indices), x.pos)
-        fields = {}
-        for f in dataclasses.fields(x):  # type: ignore[arg-type]
-            value = getattr(x, f.name)
-            if isinstance(value, A.Expr):
-                fields[f.name] = self.expr(value, loops)
-            elif isinstance(value, tuple) and value and isinstance(value[0], A.Expr):
-                fields[f.name] = tuple(self.expr(v, loops) for v in value)
-        return dataclasses.replace(x, **fields) if fields else x
+        return A.map_children(x, lambda child: self.expr(child, loops), A.Expr)
 
 
 # --------------------------------------------------------------------- order
@@ -355,14 +348,7 @@ def _key(e: A.Expr) -> tuple[bool, str]:
 
 
 def _order_expr(e: A.Expr) -> A.Expr:
-    fields = {}
-    for f in dataclasses.fields(e):  # type: ignore[arg-type]
-        value = getattr(e, f.name)
-        if isinstance(value, A.Expr):
-            fields[f.name] = _order_expr(value)
-        elif isinstance(value, tuple) and value and isinstance(value[0], A.Expr):
-            fields[f.name] = tuple(_order_expr(v) for v in value)
-    e = dataclasses.replace(e, **fields) if fields else e
+    e = A.map_children(e, _order_expr, A.Expr)
     if isinstance(e, A.BinOp) and e.op in ("+", "*") and _key(e.right) < _key(e.left):
         return A.BinOp(e.op, e.right, e.left, e.pos)
     if isinstance(e, A.BoolOp):
@@ -398,16 +384,8 @@ def _order_compare(e: A.Compare) -> A.Expr:
 
 
 def _order_stmt(s: A.Stmt) -> A.Stmt:
-    fields = {}
-    for f in dataclasses.fields(s):  # type: ignore[arg-type]
-        value = getattr(s, f.name)
-        if isinstance(value, A.Expr):
-            fields[f.name] = _order_expr(value)
-        elif isinstance(value, tuple) and value and isinstance(value[0], A.Expr):
-            fields[f.name] = tuple(_order_expr(v) for v in value)
-        elif isinstance(value, tuple) and value and isinstance(value[0], A.Stmt):
-            fields[f.name] = tuple(_order_stmt(v) for v in value)
-    return dataclasses.replace(s, **fields) if fields else s
+    s = A.map_children(s, _order_expr, A.Expr)
+    return A.map_children(s, _order_stmt, A.Stmt)
 
 
 # ---------------------------------------------------------------------- rounds

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from attndsl._ast import map_children
+
 from . import _ir as I
 from ._batch import MAX_LENGTH
 
@@ -96,17 +98,11 @@ class _Ranges:
 
     # rewriting
     def expr(self, e: I.Expr, env: dict[str, Interval]) -> I.Expr:
-        fields = {}
-        for f in dataclasses.fields(e):  # type: ignore[arg-type]
-            value = getattr(e, f.name)
-            if isinstance(value, I.Expr):
-                fields[f.name] = self.expr(value, env)
-            elif isinstance(value, tuple) and value and isinstance(value[0], I.Expr):
-                fields[f.name] = tuple(self.expr(v, env) for v in value)
+        e = map_children(e, lambda child: self.expr(child, env), I.Expr)
         if isinstance(e, I.TokAt | I.Struct):
             pos = self.interval(e.pos, env)
-            fields["checked"] = pos is None or not self.inside(pos)
-        return dataclasses.replace(e, **fields) if fields else e
+            e = dataclasses.replace(e, checked=pos is None or not self.inside(pos))
+        return e
 
     def block(self, body: tuple[I.Stmt, ...], env: dict[str, Interval]) -> tuple[I.Stmt, ...]:
         out = []
