@@ -417,10 +417,12 @@ class TorchImpl:
     def tables(self, vocab: Vocab, device: torch.device) -> dict:
         key = (vocab.fingerprint, str(device))
         if key not in self._tables:
+            # One padding entry at the end, so lookups of clamped null tokens (-1 → 0) have
+            # something to read even in an empty vocabulary; its result is always masked.
             self._tables[key] = {
-                "key_class": torch.as_tensor(vocab.key_class, device=device),
-                "lower_map": torch.as_tensor(vocab.lower_map, device=device),
-                "tests": torch.as_tensor(vocab.tests, device=device),
+                "key_class": torch.as_tensor(np.append(vocab.key_class, -3), device=device),
+                "lower_map": torch.as_tensor(np.append(vocab.lower_map, -1), device=device),
+                "tests": torch.as_tensor(np.pad(vocab.tests, ((0, 0), (0, 1))), device=device),
                 "lit": torch.as_tensor(vocab.literal_classes(self.lowered.literals),
                                        device=device),
             }
