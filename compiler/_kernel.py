@@ -98,7 +98,7 @@ class _NumbaImpl:
         if len(batch):
             _runtime.run_batch(self.module.program, batch.ids, batch.offsets, flat, cells, width,
                                *self._tables(vocab), self.module.USES_STRUCTURE,
-                               8 * numba.get_num_threads())
+                               self.module.READS_OUT, 8 * numba.get_num_threads())
 
     def padded(self, batch: Batch, vocab: Vocab, device) -> torch.Tensor:
         size = batch.max_length

@@ -134,6 +134,7 @@ def emit_module(lowered: I.Lowered, header: str) -> str:
         "from attndsl.compiler import _runtime as rt",
         "",
         "USES_STRUCTURE = " + repr(lowered.uses_structure),
+        "READS_OUT = " + repr(any(isinstance(n, I.OutRead) for n in I.walk(list(lowered.body)))),
         "",
         "",
         "@njit(rt.PROGRAM_SIG, cache=True, nogil=True)",

@@ -144,39 +144,56 @@ def sentence_structure(tok, key_class, layout):
     return sentence_structure_core(flags, keys)
 
 
-@njit(cache=True, fastmath={"reassoc"})
+# Only value-safe relaxations: reordering sums and reciprocals, never assuming away NaN or inf.
+_FAST = {"reassoc", "nsz", "arcp", "contract"}
+
+
+@njit(cache=True, fastmath=_FAST)
 def _row_mass(raw, i):
-    """Sum and peak of the positive entries of raw[i, :i + 1] (NaN and negatives count 0).
-    Only reassociation is relaxed, so the loop vectorises and inf and NaN keep their rules."""
+    """Sum of the positive entries of raw[i, :i + 1] (NaN and negatives count 0); the loop
+    vectorises."""
     total = 0.0
-    peak = 0.0
     for j in range(i + 1):
         v = raw[i, j]
-        w = v if v > 0.0 else 0.0
-        total += w
-        peak = max(peak, w)
-    return total, peak
+        total += v if v > 0.0 else 0.0
+    return total
+
+
+@njit(cache=True, fastmath=_FAST)
+def _write_row(raw, row, i, total):
+    """row[j] = raw[i, j] / total for the positive entries j <= i, 0 elsewhere."""
+    inverse = 1.0 / total
+    for j in range(i + 1):
+        v = raw[i, j]
+        row[j] = v * inverse if v > 0.0 else 0.0
+    row[i + 1:] = 0.0
 
 
 @njit(cache=True)
-def _finish_slow_row(raw, row, i, peak):
-    """A row whose sum overflows: spread over its +inf entries, or scale by the peak first."""
+def _finish_slow_row(raw, row, i):
+    """A row whose sum is not finite: spread over its +inf entries, or, when finite entries
+    only overflow the sum, scale by the largest first."""
     infinite = 0
+    peak = 0.0
     for j in range(i + 1):
-        if raw[i, j] == math.inf:
+        v = raw[i, j]
+        if v == math.inf:
             infinite += 1
+        elif v > peak:
+            peak = v
     if infinite > 0:
         for j in range(i + 1):
             row[j] = 1.0 / infinite if raw[i, j] == math.inf else 0.0
-        return
-    total = 0.0
-    for j in range(i + 1):
-        v = raw[i, j]
-        if v > 0.0:
-            total += v / peak
-    for j in range(i + 1):
-        v = raw[i, j]
-        row[j] = (v / peak) / total if v > 0.0 else 0.0
+    else:
+        total = 0.0
+        for j in range(i + 1):
+            v = raw[i, j]
+            if v > 0.0:
+                total += v / peak
+        for j in range(i + 1):
+            v = raw[i, j]
+            row[j] = (v / peak) / total if v > 0.0 else 0.0
+    row[i + 1:] = 0.0
 
 
 @njit(cache=True)
@@ -184,25 +201,17 @@ def finish(raw, dest, n):
     """Normalise the raw output (its top-left n×n block) into dest (an m×m float32 block,
     m >= n), writing every entry once: the pattern for j <= i < n, zeros elsewhere (the
     rules of `attndsl._semantics.normalise`)."""
-    size = dest.shape[0]
     for i in range(n):
         row = dest[i]
-        total, peak = _row_mass(raw, i)
+        total = _row_mass(raw, i)
         if total == 0.0:
+            row[:] = 0.0
             row[0] = 1.0
-            for j in range(1, i + 1):
-                row[j] = 0.0
         elif total < math.inf:
-            for j in range(i + 1):
-                v = raw[i, j]
-                row[j] = v / total if v > 0.0 else 0.0
+            _write_row(raw, row, i, total)
         else:
-            _finish_slow_row(raw, row, i, peak)
-        for j in range(i + 1, size):
-            row[j] = 0.0
-    for i in range(n, size):
-        for j in range(size):
-            dest[i, j] = 0.0
+            _finish_slow_row(raw, row, i)
+    dest[n:] = 0.0
 
 
 @njit(parallel=True, cache=True)
@@ -226,14 +235,15 @@ def batch_structure(ids, offsets, key_class, layout, size):
 
 @njit(types.void(types.FunctionType(PROGRAM_SIG), types.int32[::1], _ints,
                  types.float32[::1], _ints, types.int64, _ints, _ints, types.boolean[:, ::1],
-                 types.boolean[:, ::1], _ints, types.boolean, types.int64), parallel=True,
-      cache=True)
+                 types.boolean[:, ::1], _ints, types.boolean, types.boolean, types.int64),
+      parallel=True, cache=True)
 def run_batch(program, ids, offsets, flat, cells, width, key_class, lower_map, tests, layout,
-              lit, structured, chunks):
+              lit, structured, reads_out, chunks):
     """Run `program` on every sentence of a ragged batch in parallel; sentence b's pattern
     goes to flat[cells[b]:] as an m×m block (m = width, or the sentence length if width is 0).
     The sentences are split into `chunks` parallel chunks (a few per thread), each reusing
-    one scratch buffer for the raw outputs.
+    one scratch buffer for the raw outputs. Only its lower triangle is cleared between
+    sentences (all that `finish` reads) unless the program reads `out` itself.
     """
     count = offsets.shape[0] - 1
     longest = 0
@@ -248,7 +258,11 @@ def run_batch(program, ids, offsets, flat, cells, width, key_class, lower_map, t
             n = offsets[b + 1] - start
             tok = ids[start:start + n]
             raw = scratch[:n * n].reshape((n, n))
-            raw[:] = 0.0
+            if reads_out:
+                raw[:] = 0.0
+            else:
+                for i in range(n):
+                    raw[i, :i + 1] = 0.0
             if structured:
                 word_of, word_start, sentence_start, prev_same = sentence_structure(
                     tok, key_class, layout)
