@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from attndsl._errors import AttnDslError
 from attndsl._features import LAYOUT_FLAGS, TOKEN_TESTS, layout_flags, token_key
 
 TEST_NAMES = tuple(TOKEN_TESTS)
@@ -44,8 +45,12 @@ class Vocab:
                         dtype=np.int64)
 
     def encode(self, tokens: Sequence[str]) -> np.ndarray:
-        """Ids of token texts that are in the vocabulary (KeyError for unknown texts)."""
+        """Ids of token texts, which must all be in the vocabulary."""
         index = self._index()
+        missing = [t for t in tokens if t not in index]
+        if missing:
+            raise AttnDslError(f"{len(missing)} token(s) not in the vocabulary, e.g. "
+                               f"{missing[0]!r}; build it from these texts (word_vocab)")
         return np.array([index[t] for t in tokens], dtype=np.int32)
 
     def decode(self, ids: Iterable[int]) -> list[str]:
