@@ -3,7 +3,8 @@
 import io
 import json
 
-from attndsl.compiler._bench import TARGETS, run_kernel_benchmark
+from attndsl.compiler._bench import run_kernel_benchmark
+from attndsl.compiler._bench_report import TARGETS
 from rich.console import Console
 
 PROGRAMS = ["previous_token", "uniform_causal"]
