@@ -1,0 +1,88 @@
+"""Corpora: reading, sentence-aligned passages, held-out splits, clear errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from attndsl._corpus import (
+    CorpusError,
+    passages,
+    read_documents,
+    sentences,
+    split_passages,
+)
+
+SAMPLE = Path(__file__).parents[2] / "shared/data/tinystories/valid-sample.jsonl"
+
+
+def test_sentences_join_back_and_end_at_punctuation():
+    text = 'Roxy ran. "Why?" she asked!\nThen she slept'
+    parts = sentences(text)
+    assert "".join(parts) == text
+    assert parts == ["Roxy ran. ", '"Why?" ', "she asked!\n", "Then she slept"]
+
+
+def test_passages_hold_whole_sentences_within_the_budget():
+    documents = read_documents(SAMPLE)
+    assert len(documents) == 188
+    found = passages(documents, max_tokens=128)
+    for passage in found:
+        assert len(passage.text.split()) <= 128
+        assert passage.text in documents[passage.document]
+    joined = {}
+    for passage in found:
+        joined.setdefault(passage.document, []).append(passage.text)
+    assert " ".join(joined[0]).split() == documents[0].split()
+
+
+def test_long_sentence_is_cut_with_a_warning():
+    with pytest.warns(UserWarning, match="cut"):
+        found = passages(["word " * 50 + "."], max_tokens=10)
+    assert all(len(p.text.split()) <= 10 for p in found)
+
+
+def test_splits_are_deterministic_disjoint_and_per_document():
+    documents = read_documents(SAMPLE)
+    found = passages(documents, max_tokens=128)
+    first = split_passages(documents, found, seed=3)
+    again = split_passages(list(reversed(documents)), passages(list(reversed(documents)), 128),
+                           seed=3)
+    texts = {name: {p.text for p in group} for name, group in first.items()}
+    assert texts == {name: {p.text for p in group} for name, group in again.items()}
+    assert not texts["fit"] & texts["select"] and not texts["fit"] & texts["test"]
+    docs = {name: {p.document for p in group} for name, group in first.items()}
+    assert not docs["fit"] & docs["test"] and not docs["select"] & docs["test"]
+    assert 0.4 < len(first["fit"]) / len(found) < 0.8
+    assert split_passages(documents, found, seed=4) != first
+
+
+def test_bad_files_name_the_line(tmp_path):
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n\n")
+    with pytest.raises(CorpusError, match="no text"):
+        read_documents(empty)
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text(json.dumps({"text": "ok"}) + "\n{not json\n")
+    with pytest.raises(CorpusError, match=r"broken.jsonl:2: not JSON Lines"):
+        read_documents(broken)
+    wrong = tmp_path / "wrong.jsonl"
+    wrong.write_text('{"body": "x"}\n')
+    with pytest.raises(CorpusError, match=r'wrong.jsonl:1: .*"text"'):
+        read_documents(wrong)
+    latin = tmp_path / "latin.txt"
+    latin.write_bytes(b"fine\ncaf\xe9\n")
+    with pytest.raises(CorpusError, match=r"latin.txt:2: not UTF-8"):
+        read_documents(latin)
+    with pytest.raises(CorpusError, match="cannot read"):
+        read_documents(tmp_path / "missing.txt")
+    with pytest.raises(CorpusError, match="fractions"):
+        split_passages(["a"], [], fractions=(0.5, 0.5, 0.5))
+
+
+def test_plain_text_documents_are_blank_line_separated(tmp_path):
+    path = tmp_path / "stories.txt"
+    path.write_text("One story.\nStill one.\n\n\nAnother story.\n")
+    assert read_documents(path) == ["One story.\nStill one.", "Another story."]
