@@ -1,0 +1,82 @@
+"""Surrogate heads: the identity test, restoration, and that a replacement changes things."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from attndsl._replace import replaced
+
+
+def tiny_llama(kv_heads: int = 2):
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=50, hidden_size=32, intermediate_size=64,
+                         num_hidden_layers=2, num_attention_heads=4,
+                         num_key_value_heads=kv_heads)
+    return LlamaForCausalLM(config).eval()
+
+
+def own_patterns(model, ids, mask=None):
+    """Every head's own eager attention, as surrogate patterns."""
+    model.set_attn_implementation("eager")
+    with torch.inference_mode():
+        attentions = model(ids, attention_mask=mask, output_attentions=True).attentions
+    model.set_attn_implementation("sdpa")
+    return {layer: {h: a[:, h] for h in range(a.shape[1])} for layer, a in enumerate(attentions)}
+
+
+@pytest.mark.parametrize("kv_heads", [4, 2, 1])
+def test_own_patterns_reproduce_the_logits(kv_heads):
+    model = tiny_llama(kv_heads)
+    model.set_attn_implementation("sdpa")
+    ids = torch.randint(0, 50, (3, 12))
+    with torch.inference_mode():
+        expected = model(ids).logits
+        with replaced(model, own_patterns(model, ids)):
+            got = model(ids).logits
+    torch.testing.assert_close(got, expected, atol=1e-4, rtol=0)
+
+
+def test_right_padding_and_restoration():
+    model = tiny_llama()
+    model.set_attn_implementation("sdpa")
+    ids = torch.randint(0, 50, (2, 10))
+    mask = torch.ones_like(ids)
+    mask[1, 6:] = 0
+    with torch.inference_mode():
+        expected = model(ids, attention_mask=mask).logits
+        with replaced(model, own_patterns(model, ids, mask)):
+            got = model(ids, attention_mask=mask).logits
+    torch.testing.assert_close(got[0], expected[0], atol=1e-4, rtol=0)
+    torch.testing.assert_close(got[1, :6], expected[1, :6], atol=1e-4, rtol=0)
+    assert model.config._attn_implementation == "sdpa"
+
+
+def test_replacing_none_changes_nothing_and_uniform_changes_the_logits():
+    model = tiny_llama()
+    model.set_attn_implementation("sdpa")
+    ids = torch.randint(0, 50, (2, 8))
+    uniform = torch.tril(torch.ones(8, 8))
+    uniform = (uniform / uniform.sum(-1, keepdim=True)).expand(2, 8, 8)
+    with torch.inference_mode():
+        expected = model(ids).logits
+        with replaced(model, {}):
+            torch.testing.assert_close(model(ids).logits, expected, atol=1e-5, rtol=0)
+        with replaced(model, {1: {2: uniform}}):
+            changed = model(ids).logits
+    assert (changed - expected).abs().max() > 1e-5  # well above float32 noise (~1e-7)
+
+
+@pytest.mark.slow
+def test_smollm2_identity():
+    from attndsl._models import load_model
+
+    model, tokenizer = load_model("smollm2", attention="sdpa")
+    ids = torch.tensor([tokenizer("Once upon a time, a cat sat. The cat ran home.")["input_ids"]])
+    with torch.inference_mode():
+        expected = model(ids).logits
+        with replaced(model, own_patterns(model, ids)):
+            got = model(ids).logits
+    torch.testing.assert_close(got, expected, atol=1e-4, rtol=0)
