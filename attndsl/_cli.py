@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -24,6 +25,7 @@ EXAMPLES = {
     "bench": "attndsl bench kernels --json kernels.json\n"
              "  attndsl bench kernels --programs induction,uniform_causal --sentences 64",
     "models": "attndsl models list\n  attndsl models pull smollm2\n  attndsl models info smollm2",
+    "corpus": "attndsl corpus sample --stories 300 --seed 0",
     "library": 'attndsl library\n  attndsl library --text "The cat sat. The cat ran."',
 }
 
@@ -175,6 +177,22 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_corpus(args: argparse.Namespace) -> int:
+    from rich.progress import Progress
+
+    from . import _models, _sample
+
+    model, tokenizer = _models.load_model(args.model, attention="sdpa")
+    with Progress() as bar:
+        task = bar.add_task(f"sampling stories from {args.model}", total=args.stories)
+        out = _sample.sample_stories(
+            model, tokenizer, args.out, stories=args.stories, seed=args.seed,
+            batch_size=args.batch_size,
+            progress=lambda done, total: bar.update(task, completed=done))
+    print(f"{args.stories} stories in {out}")
+    return 0
+
+
 def cmd_library(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
@@ -256,6 +274,17 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("name", nargs="?", help="model name (default smollm2), HF id or folder")
     sub.add_argument("--json", action="store_true", help="info as JSON")
     sub.set_defaults(run=cmd_models)
+
+    sub = add("corpus", "Sample the default corpus: short stories written by the model itself "
+              "(seeded; an interrupted run resumes).")
+    sub.add_argument("action", choices=("sample",))
+    sub.add_argument("--model", default="smollm2", help="the model that writes (smollm2)")
+    sub.add_argument("--stories", type=int, default=300, help="how many stories (300)")
+    sub.add_argument("--seed", type=int, default=0, help="sampling seed (0)")
+    sub.add_argument("--batch-size", type=int, default=16, help="stories sampled at once")
+    sub.add_argument("--out", default=str(Path(__file__).parent / "data" / "stories.jsonl"),
+                     help="JSON Lines file to write (default: the shipped corpus)")
+    sub.set_defaults(run=cmd_corpus)
 
     sub = add("library", "List the starter library, or show every program on a sentence.")
     sub.add_argument("--text", help="show each program's pattern on this sentence")

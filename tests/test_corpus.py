@@ -86,3 +86,14 @@ def test_plain_text_documents_are_blank_line_separated(tmp_path):
     path = tmp_path / "stories.txt"
     path.write_text("One story.\nStill one.\n\n\nAnother story.\n")
     assert read_documents(path) == ["One story.\nStill one.", "Another story."]
+
+
+def test_the_shipped_corpus_reads_and_matches_its_prompts():
+    from attndsl._sample import CORPUS_FILE, DEFAULT_STORIES, prompt_for
+
+    documents = read_documents(CORPUS_FILE)
+    assert len(documents) == DEFAULT_STORIES
+    records = [json.loads(line) for line in CORPUS_FILE.read_text().splitlines()]
+    assert [r["number"] for r in records] == list(range(DEFAULT_STORIES))
+    assert all(r["prompt"] == prompt_for(r["number"], r["seed"]) for r in records)
+    assert len(passages(documents, max_tokens=128)) >= DEFAULT_STORIES
