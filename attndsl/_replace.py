@@ -17,10 +17,12 @@ import torch
 
 NAME = "attndsl_surrogate"
 
-#: layer → head → pattern [B, T, T] (rows: queries, aligned with the input positions)
+#: layer → head → pattern [B, T, T] (rows: queries, aligned with the input positions), or a
+#: vector [D]: the head's output replaced by that constant (mean ablation).
 Patterns = Mapping[int, Mapping[int, torch.Tensor]]
 
 _active: list[Patterns] = []
+_recording: list[dict[tuple[int, int], torch.Tensor]] = []
 
 
 def _surrogate_attention(module, query, key, value, attention_mask, scaling=None, dropout=0.0,
@@ -29,11 +31,22 @@ def _surrogate_attention(module, query, key, value, attention_mask, scaling=None
 
     out, _ = sdpa_attention_forward(module, query, key, value, attention_mask,
                                     scaling=scaling, dropout=dropout, **kwargs)
+    if _recording:  # sums of each head's output over the batch's real tokens
+        live = kwargs.get("attndsl_live")
+        rows = out if live is None else out[live.bool()]
+        sums = _recording[-1]
+        for head in range(out.shape[2]):
+            key = (module.layer_idx, head)
+            total = rows[..., head, :].reshape(-1, out.shape[-1]).double().sum(0)
+            sums[key] = sums.get(key, 0) + total
     heads = _active[-1].get(module.layer_idx, {}) if _active else {}
     if heads:
         out = out.clone()
         groups = query.shape[1] // value.shape[1]
         for head, pattern in heads.items():
+            if pattern.dim() == 1:  # a constant output
+                out[:, :, head, :] = pattern.to(out.dtype)
+                continue
             values = value[:, head // groups]  # [B, S, D]
             out[:, :, head, :] = torch.matmul(pattern.to(values.dtype), values)
     return out, None
@@ -44,6 +57,19 @@ def _register() -> None:
 
     AttentionInterface.register(NAME, _surrogate_attention)
     AttentionMaskInterface.register(NAME, AttentionMaskInterface._global_mapping["sdpa"])
+
+
+@contextlib.contextmanager
+def recording(model) -> Iterator[dict[tuple[int, int], torch.Tensor]]:
+    """Sum every head's output over the tokens the model runs on inside the context (pass
+    `attndsl_live=attention_mask` to the forward call to skip padding)."""
+    sums: dict[tuple[int, int], torch.Tensor] = {}
+    _recording.append(sums)
+    try:
+        with replaced(model, {}):
+            yield sums
+    finally:
+        _recording.pop()
 
 
 @contextlib.contextmanager

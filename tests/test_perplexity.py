@@ -1,0 +1,67 @@
+"""Perplexity with surrogate heads and the baselines."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from test_extract import TEXTS, WordTokenizer
+
+from attndsl._perplexity import fixed_patterns, head_means, mean_patterns, perplexity
+
+
+@pytest.fixture(scope="module")
+def model_and_tokenizer():
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    tokenizer = WordTokenizer(TEXTS)
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=len(tokenizer.vocab), hidden_size=32, intermediate_size=64,
+                         num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2)
+    model = LlamaForCausalLM(config).eval()
+    model.set_attn_implementation("sdpa")
+    return model, tokenizer
+
+
+def test_perplexity_matches_the_models_own_loss(model_and_tokenizer):
+    model, tokenizer = model_and_tokenizer
+    result = perplexity(model, tokenizer, TEXTS[:1])
+    ids = torch.tensor([tokenizer(TEXTS[0])["input_ids"]])
+    with torch.inference_mode():
+        loss = float(model(ids, labels=ids).loss)
+    assert result["tokens"] == ids.shape[1] - 1
+    assert math.isclose(result["cross_entropy"], loss, rel_tol=1e-5)
+    batched = perplexity(model, tokenizer, TEXTS, batch_size=3)
+    one_by_one = [perplexity(model, tokenizer, [t]) for t in TEXTS]
+    mean = sum(r["cross_entropy"] * r["tokens"] for r in one_by_one) / batched["tokens"]
+    assert math.isclose(batched["cross_entropy"], mean, rel_tol=1e-5)  # padding is excluded
+
+
+def test_baselines_change_perplexity_and_means_are_per_head(model_and_tokenizer):
+    model, tokenizer = model_and_tokenizer
+    heads = {0: [0, 1], 1: [2]}
+    plain = perplexity(model, tokenizer, TEXTS)["perplexity"]
+    for patterns in (fixed_patterns("uniform", heads), fixed_patterns("first", heads)):
+        assert perplexity(model, tokenizer, TEXTS, patterns=patterns)["perplexity"] != plain
+    means = head_means(model, tokenizer, TEXTS)
+    assert set(means) == {(layer, head) for layer in range(2) for head in range(4)}
+    assert means[(0, 0)].shape == (8,)
+    ablated = perplexity(model, tokenizer, TEXTS, patterns=mean_patterns(means, heads))
+    assert ablated["perplexity"] != plain and ablated["tokens"] > 0
+
+
+@pytest.mark.slow
+def test_smollm2_perplexity_and_a_baseline():
+    from pathlib import Path
+
+    from attndsl._corpus import passages, read_documents
+    from attndsl._models import load_model
+
+    sample = Path(__file__).parents[2] / "shared/data/tinystories/valid-sample.jsonl"
+    texts = [p.text for p in passages(read_documents(sample)[:4], max_tokens=96)]
+    model, tokenizer = load_model("smollm2", attention="sdpa")
+    plain = perplexity(model, tokenizer, texts)
+    assert 3 < plain["perplexity"] < 40 and plain["tokens"] > 200
+    worse = perplexity(model, tokenizer, texts, patterns=fixed_patterns("first", {5: [0, 1, 2]}))
+    assert worse["perplexity"] > plain["perplexity"]
