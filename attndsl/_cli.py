@@ -26,6 +26,8 @@ EXAMPLES = {
              "  attndsl bench kernels --programs induction,uniform_causal --sentences 64",
     "models": "attndsl models list\n  attndsl models pull smollm2\n  attndsl models info smollm2",
     "corpus": "attndsl corpus sample --stories 300 --seed 0",
+    "extract": "attndsl extract --out runs/attention --max-passages 32",
+    "perplexity": "attndsl perplexity --split test --json ppl.json",
     "library": 'attndsl library\n  attndsl library --text "The cat sat. The cat ran."',
 }
 
@@ -193,6 +195,45 @@ def cmd_corpus(args: argparse.Namespace) -> int:
     return 0
 
 
+def _split_texts(args: argparse.Namespace) -> list[str]:
+    from . import _corpus
+
+    documents = _corpus.read_documents(args.corpus)
+    found = _corpus.passages(documents, args.max_tokens)
+    chosen = _corpus.split_passages(documents, found, seed=args.seed)[args.split]
+    return [p.text for p in chosen[: args.max_passages or None]]
+
+
+def cmd_extract(args: argparse.Namespace) -> int:
+    from rich.progress import Progress
+
+    from . import _extract, _models
+
+    texts = _split_texts(args)
+    model, tokenizer = _models.load_model(args.model, attention="eager")
+    with Progress() as bar:
+        task = bar.add_task(f"extracting {len(texts)} passages", total=len(texts))
+        cache = _extract.extract(model, tokenizer, texts, args.out, args.model,
+                                 max_tokens=args.max_tokens, batch_size=args.batch_size,
+                                 progress=lambda done, total: bar.update(task, completed=done))
+    print(f"{len(cache)} passages, {sum(r.n for r in cache.records)} tokens in {args.out}")
+    return 0
+
+
+def cmd_perplexity(args: argparse.Namespace) -> int:
+    from . import _models, _perplexity
+
+    texts = _split_texts(args)
+    model, tokenizer = _models.load_model(args.model, attention="sdpa")
+    result = {"model": args.model, "corpus": str(args.corpus), "split": args.split,
+              "passages": len(texts),
+              **_perplexity.perplexity(model, tokenizer, texts, max_tokens=args.max_tokens)}
+    print(json.dumps(result, indent=2))
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2))
+    return 0
+
+
 def cmd_library(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
@@ -285,6 +326,29 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--out", default=str(Path(__file__).parent / "data" / "stories.jsonl"),
                      help="JSON Lines file to write (default: the shipped corpus)")
     sub.set_defaults(run=cmd_corpus)
+
+    def corpus_options(sub: argparse.ArgumentParser) -> None:
+        from ._sample import CORPUS_FILE
+
+        sub.add_argument("--model", default="smollm2", help="model name, HF id or folder")
+        sub.add_argument("--corpus", default=str(CORPUS_FILE),
+                         help="text or JSON Lines file (default: the shipped stories)")
+        sub.add_argument("--split", choices=("fit", "select", "test"), default="test")
+        sub.add_argument("--seed", type=int, default=0, help="seed of the splits (0)")
+        sub.add_argument("--max-tokens", type=int, default=128, help="tokens per passage")
+        sub.add_argument("--max-passages", type=int, default=0, help="0: every passage")
+
+    sub = add("extract", "Record every head's attention on a corpus split into a resumable "
+              "cache folder.")
+    corpus_options(sub)
+    sub.add_argument("--out", required=True, help="cache folder (an earlier run resumes)")
+    sub.add_argument("--batch-size", type=int, default=8)
+    sub.set_defaults(run=cmd_extract)
+
+    sub = add("perplexity", "Token-level perplexity of a model on a corpus split.")
+    corpus_options(sub)
+    sub.add_argument("--json", metavar="FILE", help="also write the result here")
+    sub.set_defaults(run=cmd_perplexity)
 
     sub = add("library", "List the starter library, or show every program on a sentence.")
     sub.add_argument("--text", help="show each program's pattern on this sentence")

@@ -65,3 +65,22 @@ def test_smollm2_perplexity_and_a_baseline():
     assert 3 < plain["perplexity"] < 40 and plain["tokens"] > 200
     worse = perplexity(model, tokenizer, texts, patterns=fixed_patterns("first", {5: [0, 1, 2]}))
     assert worse["perplexity"] > plain["perplexity"]
+
+
+@pytest.mark.slow
+def test_perplexity_and_extract_commands(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    out = tmp_path / "ppl.json"
+    done = subprocess.run([sys.executable, "-m", "attndsl", "perplexity", "--max-passages", "4",
+                           "--json", str(out)], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(out.read_text())
+    assert result["passages"] == 4 and result["tokens"] > 100 and result["perplexity"] > 1
+    done = subprocess.run([sys.executable, "-m", "attndsl", "extract", "--max-passages", "2",
+                           "--out", str(tmp_path / "cache")], capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "2 passages" in done.stdout
