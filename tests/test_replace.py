@@ -80,3 +80,32 @@ def test_smollm2_identity():
         with replaced(model, own_patterns(model, ids)):
             got = model(ids).logits
     torch.testing.assert_close(got, expected, atol=1e-4, rtol=0)
+
+
+def _small(family: str):
+    """A small randomly initialised model of one of the architectures the toolkit supports."""
+    import transformers as tf
+
+    torch.manual_seed(0)
+    common = {"vocab_size": 50, "hidden_size": 32, "intermediate_size": 64,
+              "num_hidden_layers": 2, "num_attention_heads": 4}
+    if family == "gpt2":
+        return tf.GPT2LMHeadModel(tf.GPT2Config(vocab_size=50, n_embd=32, n_layer=2, n_head=4))
+    if family == "qwen2":
+        return tf.Qwen2ForCausalLM(tf.Qwen2Config(**common, num_key_value_heads=2))
+    config = tf.Gemma3TextConfig(**common, num_key_value_heads=1, head_dim=8,
+                                 sliding_window=4, layer_types=["sliding_attention",
+                                                                "full_attention"])
+    return tf.Gemma3ForCausalLM(config)
+
+
+@pytest.mark.parametrize("family", ["gpt2", "qwen2", "gemma3"])
+def test_identity_on_other_architectures(family):
+    model = _small(family).eval()
+    model.set_attn_implementation("sdpa")
+    ids = torch.randint(0, 50, (2, 9))
+    with torch.inference_mode():
+        expected = model(ids).logits
+        with replaced(model, own_patterns(model, ids)):
+            got = model(ids).logits
+    torch.testing.assert_close(got, expected, atol=1e-4, rtol=0)
