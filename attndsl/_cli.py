@@ -23,7 +23,8 @@ EXAMPLES = {
     "compile": "attndsl compile attndsl/library/induction.py\n"
                "  attndsl compile prog.py --backend numba --show",
     "bench": "attndsl bench kernels --json kernels.json\n"
-             "  attndsl bench kernels --programs induction,uniform_causal --sentences 64",
+             "  attndsl bench kernels --programs induction,uniform_causal --sentences 64\n"
+             "  attndsl bench overhead --json overhead.json",
     "models": "attndsl models list\n  attndsl models pull smollm2\n  attndsl models info smollm2",
     "corpus": "attndsl corpus sample --stories 300 --seed 0",
     "extract": "attndsl extract --out runs/attention --max-passages 32",
@@ -136,6 +137,11 @@ def cmd_compile(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    if args.what == "overhead":
+        from ._overhead import run_overhead_benchmark
+
+        run_overhead_benchmark(repeat=args.repeat, json_path=args.json)
+        return 0
     from .compiler._bench import run_kernel_benchmark
 
     programs = [p.strip() for p in args.programs.split(",") if p.strip()] if args.programs else None
@@ -302,7 +308,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub = add("bench", "Benchmark kernel throughput against the interpreter, CPython and a "
               "write-only floor.")
-    sub.add_argument("what", choices=("kernels",), help="what to benchmark")
+    sub.add_argument("what", choices=("kernels", "overhead"),
+                     help="kernels: throughput per program and backend; overhead: smollm2 "
+                          "forward with 0%% and 25%% of heads replaced")
     sub.add_argument("--json", metavar="FILE", help="write {rows, skipped, machine, summary}")
     sub.add_argument("--programs", help="comma-separated library programs (default: all)")
     sub.add_argument("--sentences", type=int, default=256, help="sentences per batch")

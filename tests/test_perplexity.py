@@ -84,3 +84,20 @@ def test_perplexity_and_extract_commands(tmp_path):
                           timeout=600)
     assert done.returncode == 0, done.stderr
     assert "2 passages" in done.stdout
+
+
+@pytest.mark.slow
+def test_overhead_benchmark_structure(tmp_path):
+    import io
+    import json
+
+    from rich.console import Console
+
+    from attndsl._overhead import run_overhead_benchmark
+
+    out = tmp_path / "overhead.json"
+    result = run_overhead_benchmark(repeat=1, json_path=out, sentences=2, length=32,
+                                    console=Console(file=io.StringIO()))
+    assert json.loads(out.read_text()) == result
+    assert result["heads_replaced"] == 68 and result["sdpa_s"] > 0
+    assert {"ratio_0pct", "ratio_25pct"} <= set(result)
