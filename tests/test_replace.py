@@ -27,16 +27,19 @@ def own_patterns(model, ids, mask=None):
     return {layer: {h: a[:, h] for h in range(a.shape[1])} for layer, a in enumerate(attentions)}
 
 
-@pytest.mark.parametrize("kv_heads", [4, 2, 1])
-def test_own_patterns_reproduce_the_logits(kv_heads):
-    model = tiny_llama(kv_heads)
+def assert_identity(model, ids):
+    """Every head fed its own eager pattern gives the unmodified sdpa logits."""
     model.set_attn_implementation("sdpa")
-    ids = torch.randint(0, 50, (3, 12))
     with torch.inference_mode():
         expected = model(ids).logits
         with replaced(model, own_patterns(model, ids)):
             got = model(ids).logits
     torch.testing.assert_close(got, expected, atol=1e-4, rtol=0)
+
+
+@pytest.mark.parametrize("kv_heads", [4, 2, 1])
+def test_own_patterns_reproduce_the_logits(kv_heads):
+    assert_identity(tiny_llama(kv_heads), torch.randint(0, 50, (3, 12)))
 
 
 def test_right_padding_and_restoration():
@@ -74,12 +77,8 @@ def test_smollm2_identity():
     from attndsl._models import load_model
 
     model, tokenizer = load_model("smollm2", attention="sdpa")
-    ids = torch.tensor([tokenizer("Once upon a time, a cat sat. The cat ran home.")["input_ids"]])
-    with torch.inference_mode():
-        expected = model(ids).logits
-        with replaced(model, own_patterns(model, ids)):
-            got = model(ids).logits
-    torch.testing.assert_close(got, expected, atol=1e-4, rtol=0)
+    text = "Once upon a time, a cat sat. The cat ran home."
+    assert_identity(model, torch.tensor([tokenizer(text)["input_ids"]]))
 
 
 def _small(family: str):
@@ -101,11 +100,4 @@ def _small(family: str):
 
 @pytest.mark.parametrize("family", ["gpt2", "qwen2", "gemma3"])
 def test_identity_on_other_architectures(family):
-    model = _small(family).eval()
-    model.set_attn_implementation("sdpa")
-    ids = torch.randint(0, 50, (2, 9))
-    with torch.inference_mode():
-        expected = model(ids).logits
-        with replaced(model, own_patterns(model, ids)):
-            got = model(ids).logits
-    torch.testing.assert_close(got, expected, atol=1e-4, rtol=0)
+    assert_identity(_small(family).eval(), torch.randint(0, 50, (2, 9)))
