@@ -12,12 +12,13 @@ generator mirrors the checker's rules (attndsl/_check.py) as it writes each stat
   local the program already has, as the checker allows;
 - loop variables come from their own names, are never assigned, and are not reused by a loop
   nested inside a loop of the same name;
-- loop bounds are built from sizes only (n, `len(tokens)`, loop variables, "size" locals,
-  structural builtins, int literals with + - // % min max abs and conditionals), and the
-  generator computes each bound `|value| <= a*n + b` exactly as the checker does, so every loop
-  stays within `4n + 256` iterations; a loop variable or size local reused later never gets a
-  larger bound than the one it started with, so earlier loops stay valid, and never a bound
-  that depends on itself (the checker resolves bounds without fixed points);
+- loop bounds are built from sizes only (n, `len(tokens)`, the variables of enclosing loops
+  (the checker bounds a loop variable only inside its loop, in unreachable code too), "size"
+  locals, structural builtins, int literals with + - // % min max abs and conditionals), and
+  the generator computes each bound `|value| <= a*n + b` exactly as the checker does, so every
+  loop stays within `4n + 256` iterations; a loop variable or size local reused later never
+  gets a larger bound than the one it started with, so earlier loops stay valid, and never a
+  bound that depends on itself (the checker resolves bounds without fixed points);
 - loop trip counts are kept small enough (`WORK` innermost iterations along any nest at
   n = `NMAX`) that the reference interpreter runs a program on `NMAX` tokens in a few ms.
 
@@ -224,10 +225,11 @@ class _Generator:
         return names + locals_
 
     def readable_sizes(self, scope: Scope) -> list[tuple[str, Bound]]:
+        """Names the checker can bound here. A loop variable is a size only inside its loop,
+        even in unreachable code, where it may still be read as an int (`readable`)."""
         found = [(x, self.length_bound[x]) for x in self.lengths
                  if self.out_ready or x in scope.assigned]
-        loops = scope.loops if scope.live else sorted(self.loop_vars)
-        found += [(v, self.loop_vars[v]) for v in loops]
+        found += [(v, self.loop_vars[v]) for v in scope.loops]
         found += [(x, b) for x, b in self.sizes.items() if not scope.live or x in scope.assigned]
         return found
 

@@ -16,9 +16,9 @@ import textwrap
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
-from program_strategies import minimise, programs, sentences, tinystories_samples
+from program_strategies import Scope, _Generator, minimise, programs, sentences, tinystories_samples
 
 import attndsl
 from attndsl._printer import print_function
@@ -118,11 +118,26 @@ def _signature(exc: BaseException) -> tuple:
     return type(exc), text.split("error:", 1)[1] if "error:" in text else ""
 
 
+def _rejection(text: str) -> set[str] | None:
+    """The checker's messages on `text` (positions left out); None if it checks."""
+    try:
+        attndsl.load(text)
+    except attndsl.ProgramError as exc:
+        return {error.message for error in exc.errors}
+    return None
+
+
 def check_minimised(check, source: str, *args, valid: bool = True) -> None:
     """Run `check(source, *args)`; if it fails, fail with the smallest program (found by
-    deleting statements) that fails the same way, and that checks if `valid`. The
-    properties run without hypothesis's shrink phase, which takes minutes on whole
-    programs."""
+    deleting statements) that fails the same way, and that checks if `valid`. If `valid` but
+    `source` itself does not check, the generator is wrong, not `check`: fail saying so, with
+    the smallest program the checker rejects the same way. The properties run without
+    hypothesis's shrink phase, which takes minutes on whole programs."""
+    rejected = _rejection(source) if valid else None
+    if rejected is not None:
+        small = minimise(source, lambda text: _rejection(text) == rejected)
+        raise AssertionError(f"the generator wrote a program the checker rejects: "
+                             f"{sorted(rejected)}\n\nsmallest rejected program:\n{small}")
     try:
         check(source, *args)
     except Exception as exc:
@@ -282,8 +297,27 @@ def _variant_keeps_id(source: str, seed: int, tokens) -> None:
     assert other.id == program.id  # ... and has the same id
 
 
+#: Found with seed 209 as a program the checker rejects (a range in unreachable code bounded by
+#: `j` after j's loop: test_loop_variable_is_no_size_after_its_loop), kept as the generator
+#: now writes it: `j` and `i` read as ints, not as sizes, after their loops.
+DEAD_LOOP_VARIABLES = """def attend(tokens):
+    length = len(tokens)
+    pattern = zeros(length, length)
+    for j in range(1, length):
+        for i in range(0):
+            return pattern
+        pattern[j, j - 1] = 1.0
+    return pattern
+    for n in range(max(length - 2, 0), length):
+        pattern[n, j // max(i < i, 4, length)] = 2
+    return pattern
+"""
+
+
 @PROPERTY
 @given(programs(), st.integers(0, 2**32 - 1), sentences())
+@example(DEAD_LOOP_VARIABLES, 209, ["But", " Tom", " was", " persistent", ".", " He"]).via(
+    "discovered failure")
 def test_renaming_and_reordering_keep_the_id(source, seed, tokens):
     check_minimised(_variant_keeps_id, source, seed, tokens)
 
@@ -582,3 +616,39 @@ def test_renaming_loop_variables_makes_no_cycle_of_bounds():
                 out[q, q] = 1.0
             return out
     """)
+
+
+DEAD_BOUND_FROM_LOOP_VARIABLE = """\
+def head(tokens):
+    n = len(tokens)
+    out = zeros(n, n)
+    for j in range(n):
+        out[j, 0] = 1.0
+    return out
+    for i in range(j, n):
+        out[i, 0] = 1.0
+"""
+
+
+def test_loop_variable_is_no_size_after_its_loop():
+    # Found by test_renaming_and_reordering_keep_the_id (seed 209). The checker bounds a loop
+    # variable only inside its loop, unreachable code included, so `range(j, n)` after j's
+    # loop is rejected; the generator offered every loop variable as a size in unreachable
+    # code and wrote such programs.
+    with pytest.raises(attndsl.ProgramError) as info:
+        attndsl.load(DEAD_BOUND_FROM_LOOP_VARIABLE)
+    assert info.value.rules == ["loop-bound"]
+    generator = _Generator(draw=None, max_statements=1)
+    generator.loop_vars["j"] = (1, 0)
+    dead = Scope(live=False, assigned=frozenset(), loops=(), work=1, level=1)
+    assert "j" not in dict(generator.readable_sizes(dead))
+    assert dict(generator.readable_sizes(Scope(False, frozenset(), ("j",), 1, 2)))["j"] == (1, 0)
+
+
+def test_a_rejected_generated_program_is_reported_as_a_generator_bug():
+    padded = DEAD_BOUND_FROM_LOOP_VARIABLE.replace(
+        "    return out\n    for i", "    out[0, 0] = 2.0\n    return out\n    x = 1\n    for i")
+    with pytest.raises(AssertionError, match="the generator wrote a program the checker "
+                       "rejects") as info:
+        check_minimised(_variant_keeps_id, padded, 209, TOKENS)
+    assert str(info.value).endswith(DEAD_BOUND_FROM_LOOP_VARIABLE)
