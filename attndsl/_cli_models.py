@@ -74,6 +74,9 @@ def add_commands(add: Callable[[str, str], argparse.ArgumentParser]) -> None:
         sub.add_argument("--split", choices=("fit", "select", "test"), default="test")
         sub.add_argument("--seed", type=int, default=0, help="seed of the splits (0)")
         sub.add_argument("--max-tokens", type=int, default=128, help="tokens per passage")
+        sub.add_argument("--pack", action="store_true",
+                         help="pack sentences into passages of up to --max-tokens (default: "
+                              "one sentence per passage)")
         sub.add_argument("--max-passages", type=int, default=0, help="0: every passage")
 
     sub = add("extract", "Record every head's attention on a corpus split into a resumable "
@@ -171,12 +174,13 @@ def cmd_corpus(args: argparse.Namespace) -> int:
 
 
 def _split_texts(args: argparse.Namespace, split: str | None = None) -> list[str]:
-    """The passages of one split of `--corpus`, packed by the model's tokenizer."""
+    """The passages of one split of `--corpus`, counted by the model's tokenizer."""
     from ._corpus import split_texts
     from ._models import load_tokenizer
 
     found = split_texts(args.corpus, args.model, load_tokenizer(args.model),
-                        args.max_tokens, seed=args.seed, text_field=args.text_field)
+                        args.max_tokens, seed=args.seed, text_field=args.text_field,
+                        pack=args.pack)
     return found[split or args.split][: args.max_passages or None]
 
 

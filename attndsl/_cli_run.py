@@ -39,16 +39,20 @@ def add_commands(add: Callable[[str, str], argparse.ArgumentParser]) -> None:
                      help="enum: offline enumeration (default); llm: an OpenAI-compatible "
                           "endpoint; both; none: the starter library alone (a baseline)")
     sub.add_argument("--max-passages", type=int, default=defaults.max_passages,
-                     help="most passages of the select and test splits (128; 0: all)")
+                     help="most passages of the select and test splits (%(default)s; 0: all)")
     sub.add_argument("--max-tokens", type=int, default=defaults.max_tokens,
-                     help="most tokens per passage (128)")
+                     help="most tokens per passage (%(default)s)")
+    sub.add_argument("--pack", action="store_true",
+                     help="pack consecutive sentences into passages of up to --max-tokens "
+                          "(default: one sentence per passage, as in the paper)")
     sub.add_argument("--seed", type=int, default=defaults.seed, help="split seed (0)")
     sub.add_argument("--fit-passages", type=int, default=defaults.fit_passages,
-                     help="most passages of the fit split (96)")
+                     help="most passages of the fit split (%(default)s)")
     sub.add_argument("--cost-passages", type=int, default=defaults.cost_passages,
-                     help="select passages each head's replacement cost is measured on (4)")
+                     help="select passages each head's replacement cost is measured on "
+                          "(%(default)s)")
     sub.add_argument("--perplexity-passages", type=int, default=defaults.perplexity_passages,
-                     help="test passages perplexity is measured on (64; 0: all)")
+                     help="test passages perplexity is measured on (%(default)s; 0: all)")
     sub.add_argument("--out", default="runs/latest", help="run directory (runs/latest)")
     sub.add_argument("--resume", action="store_true", help="continue the run in --out")
     llm = sub.add_argument_group("LLM synthesiser (--synth llm|both; key from OPENAI_API_KEY)")

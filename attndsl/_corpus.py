@@ -2,9 +2,10 @@
 
 A corpus is a plain text file (documents separated by blank lines), a JSON Lines file (one
 object per line with a `text` field), or a Hugging Face dataset (`hf:NAME[:SPLIT]` from the
-hub, or a folder written by `save_to_disk`; needs the `hf` extra). Passages never cross a
-document, hold whole sentences and at most `max_tokens` tokens (counted in words, or by a
-model's tokenizer with `token_counter`; a longer sentence is cut, with a warning). The
+hub, or a folder written by `save_to_disk`; needs the `hf` extra). A passage is one sentence
+(the paper's unit, and the default), or with `pack` consecutive whole sentences of one
+document; either way at most `max_tokens` tokens (counted in words, or by a model's tokenizer
+with `token_counter`; a longer sentence is cut, with a warning). The
 fit / select / test splits are drawn per document with a seeded hash, so they are
 deterministic, never overlap, and no document feeds two splits.
 """
@@ -18,14 +19,16 @@ import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ._errors import AttnDslError
 from ._features import split_words
 
 SPLITS = ("fit", "select", "test")
+T = TypeVar("T")
 DEFAULT_FRACTIONS = (0.6, 0.2, 0.2)
 
+_QUOTES = ('"', "'", "”", "’")
 _SENTENCE = re.compile(r"""[^\n.!?…]*(?:[.!?…]+["'”’)\]]*|\n+|$)\s*""")
 
 
@@ -35,7 +38,7 @@ class CorpusError(AttnDslError):
 
 @dataclass(frozen=True)
 class Passage:
-    """Consecutive whole sentences of one document."""
+    """One sentence, or consecutive whole sentences of one document."""
 
     document: int
     index: int
@@ -156,14 +159,26 @@ def token_counter(tokenizer: Any) -> tuple[Callable[[str], int], Callable[[str, 
 
 
 def sentences(document: str) -> list[str]:
-    """The sentences of a document, each with its trailing whitespace (they join back)."""
-    return [s for s in _SENTENCE.findall(document) if s]
+    """The sentences of a document, each with its trailing whitespace (they join back).
+
+    A quotation that ends in `!`, `?` or `.` is followed on the same line by a piece that
+    starts with a lowercase letter continues: `"Hi!" said Tom.` is one sentence."""
+    found: list[str] = []
+    for piece in _SENTENCE.findall(document):
+        if (found and piece[:1].islower() and found[-1].rstrip(" ").endswith(_QUOTES)
+                and not found[-1].endswith("\n")):
+            found[-1] += piece
+        elif piece:
+            found.append(piece)
+    return found
 
 
 def passages(documents: Sequence[str], max_tokens: int,
              count_tokens: Callable[[str], int] | None = None,
-             cut: Callable[[str, int], str] | None = None) -> list[Passage]:
-    """Whole sentences packed greedily into passages of at most `max_tokens` tokens.
+             cut: Callable[[str, int], str] | None = None,
+             pack: bool = False) -> list[Passage]:
+    """Each sentence its own passage, or with `pack` whole sentences packed greedily into
+    passages of at most `max_tokens` tokens.
 
     count_tokens: tokens in a text (word tokens when None; a model's tokenizer otherwise).
     cut: the longest prefix of a text within a token budget (for a sentence that alone is
@@ -179,7 +194,7 @@ def passages(documents: Sequence[str], max_tokens: int,
             tokens = count(sentence)
             if tokens > max_tokens:
                 sentence, tokens, cuts = cut(sentence, max_tokens), max_tokens, cuts + 1
-            if current and size + tokens > max_tokens:
+            if current.strip() and (not pack or size + tokens > max_tokens):
                 found.append(Passage(doc_index, len(found), current.strip()))
                 current, size = "", 0
             current, size = current + sentence, size + tokens
@@ -189,6 +204,17 @@ def passages(documents: Sequence[str], max_tokens: int,
         warnings.warn(f"{cuts} sentence(s) longer than {max_tokens} tokens were cut",
                       stacklevel=2)
     return found
+
+
+def spread(items: Sequence[T], count: int | None) -> list[T]:
+    """At most `count` of the items, evenly spaced, first and last included (all of them
+    when there are fewer, or when `count` is None or 0)."""
+    chosen = list(items)
+    if not count or len(chosen) <= count:
+        return chosen
+    if count == 1:
+        return chosen[:1]
+    return [chosen[round(k * (len(chosen) - 1) / (count - 1))] for k in range(count)]
 
 
 def split_of(document_text: str, seed: int,
@@ -220,15 +246,17 @@ def split_passages(documents: Sequence[str], found: Iterable[Passage], seed: int
 
 
 def split_texts(corpus: str | Path | None, model: str, tokenizer: Any, max_tokens: int,
-                seed: int = 0, text_field: str = "text") -> dict[str, list[str]]:
-    """Each split's passages of `corpus` (None: the shipped stories), packed by `model`'s
-    tokenizer so that each fits `max_tokens` and the model's context."""
+                seed: int = 0, text_field: str = "text",
+                pack: bool = False) -> dict[str, list[str]]:
+    """Each split's passages of `corpus` (None: the shipped stories): sentences (or with
+    `pack`, sentences packed together), counted by `model`'s tokenizer so that each fits
+    `max_tokens` and the model's context."""
     from ._models import passage_budget
     from ._sample import CORPUS_FILE
 
     documents = read_documents(corpus or CORPUS_FILE, text_field)
     count, cut = token_counter(tokenizer)
     budget = passage_budget(model, tokenizer, max_tokens)
-    found = passages(documents, budget, count_tokens=count, cut=cut)
+    found = passages(documents, budget, count_tokens=count, cut=cut, pack=pack)
     return {name: [p.text for p in chosen]
             for name, chosen in split_passages(documents, found, seed=seed).items()}

@@ -22,14 +22,17 @@ import numpy as np
 
 from . import _enum_kernels as K
 from ._candidate import Candidate, Head
-from ._enum_data import FitData, attractors, fit_data, head_attention, spread, word_output
+from ._corpus import spread
+from ._enum_data import FitData, attractors, fit_data, head_attention, word_output
 from ._enum_search import Mixture, Search
 from ._errors import AttnDslError
 from ._extract import AttentionCache
 from ._mixture import describe, explanation_program
 from ._primitives import QUERY_CLASSES, Primitive, primitives, word_rule
 
-MAX_FIT_PASSAGES = 32  # fit passages used (64 scored no better on select, at twice the time)
+#: fit tokens the constants are fitted on (32 passages of ~100 tokens; twice as many scored
+#: no better on select, at twice the time)
+MAX_FIT_TOKENS = 3072
 BRANCH_GAIN = 0.005  # fit score a program with query classes must gain over a plain mixture
 WORD_SETS = (4, 12)  # each head's own word rules (`word_rule`): how many attractor words
 PLAIN_TRIES = 2  # each class's best mixtures tried on all rows
@@ -75,8 +78,8 @@ def enumerate_candidates(cache: AttentionCache, passages: Sequence[int], vocab,
                          progress: Callable[[int, int], None] | None = None,
                          ) -> dict[Head, list[Candidate]]:
     """Each head's `keep` best programs (mixtures of up to `max_terms` rules plus the sink,
-    by query class or not), fitted on at most `MAX_FIT_PASSAGES` evenly spaced `passages`,
-    best first."""
+    by query class or not), fitted on evenly spaced `passages` holding about
+    `MAX_FIT_TOKENS` tokens, best first."""
     found = search(cache, passages, vocab, heads, max_terms, keep, progress)
     out = {}
     for head, explanations in found.items():
@@ -99,7 +102,7 @@ def search(cache: AttentionCache, passages: Sequence[int], vocab,
     if bad:
         raise EnumError(f"{cache.folder}: no head {bad[0][0]}.{bad[0][1]} (the model has "
                         f"{cache.layers} layers × {cache.heads} heads)")
-    chosen = spread(sorted(set(passages)), MAX_FIT_PASSAGES)
+    chosen = fit_passages(cache, passages)
     if not chosen:
         raise EnumError(f"{cache.folder}: no fit passages to enumerate on")
     data, attention, asum = _prepared(cache, tuple(chosen), vocab)
@@ -111,6 +114,14 @@ def search(cache: AttentionCache, passages: Sequence[int], vocab,
         if progress:
             progress(done, len(heads))
     return results
+
+
+def fit_passages(cache: AttentionCache, passages: Sequence[int]) -> list[int]:
+    """Evenly spaced `passages` holding about `MAX_FIT_TOKENS` tokens in all."""
+    unique = sorted(set(passages))
+    lengths = [cache.records[i].n for i in unique if 0 <= i < len(cache)]
+    mean = sum(lengths) / len(lengths) if lengths else 1
+    return spread(unique, max(1, round(MAX_FIT_TOKENS / mean)))
 
 
 def query_classes(ids: np.ndarray, vocab) -> np.ndarray:

@@ -64,15 +64,6 @@ class FitData:
         self.csum[k] = row_sums(output[None], self.starts, self.lens)[0]
 
 
-def spread(passages: Sequence[int], count: int) -> list[int]:
-    """At most `count` of the passages, evenly spaced (all of them when there are fewer)."""
-    chosen = list(passages)
-    if len(chosen) <= count:
-        return chosen
-    picks = np.linspace(0, len(chosen) - 1, count).round().astype(int)
-    return [chosen[i] for i in picks]
-
-
 def rows_of(lengths: Sequence[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(starts, lens, weight) of the rows of passages with these lengths."""
     lens = np.concatenate([np.arange(1, n + 1) for n in lengths]).astype(np.int64)
@@ -145,7 +136,7 @@ def head_attention(cache: AttentionCache, passages: Sequence[int],
 
 def fit_data(cache: AttentionCache, passages: Sequence[int], rules: Sequence[Primitive],
              vocab, slots: int = 0) -> FitData:
-    """Rows and the rules' outputs on `passages` (taken as given; bound them with `spread`),
+    """Rows and the rules' outputs on `passages` (taken as given; bound them with `_corpus.spread`),
     with `slots` more rows of outputs left empty for one head's own rules (`FitData.fill`)."""
     from . import _enum_kernels as K
 

@@ -36,7 +36,8 @@ def evaluate(run_folder: str | Path, corpus: str, max_passages: int = 0,
     selection = read_json(run.path("selection.json"))
     order = [tuple(h) for h in read_json(run.path("perplexity.json"))["order"]]
     model, tokenizer = load_model(settings["model"], attention="eager")
-    found = split_texts(corpus, settings["model"], tokenizer, settings["max_tokens"])
+    found = split_texts(corpus, settings["model"], tokenizer, settings["max_tokens"],
+                        pack=settings.get("pack", True))  # runs made before `pack` packed
     texts = [t for split in ("fit", "select", "test") for t in found[split]]
     texts = texts[:max_passages or None]
     cache = extract(model, tokenizer, texts, run.path("evaluate", fingerprint(texts)),

@@ -16,15 +16,18 @@ class RunOptions:
     model: registry name (`smollm2`, `gemma3-270m`), Hugging Face id or local folder.
     corpus: text, JSON Lines or `hf:NAME[:SPLIT]`; None is the shipped stories.
     seed: seed of the fit / select / test split of the corpus's documents.
-    max_tokens: most tokens per passage (passages are whole sentences).
-    max_passages: most passages used from the select and test splits (0: all of them).
+    max_tokens: most tokens per passage (a longer sentence is cut).
+    pack: pack consecutive sentences of a document into passages of up to `max_tokens`
+        tokens; by default each sentence is its own passage, as in the paper.
+    max_passages: most passages used from the select and test splits (0: all of them);
+        passage limits take passages evenly spaced through a split.
     heads: which heads to explain, e.g. `0.3,5.*` (`*`: all).
     synth: `enum` (offline enumeration, the default), `llm`, `both`, or `none` (the
         starter library alone, which every run also offers each head).
     fit_passages: most passages of the fit split used (summaries, starter scores, head
-        means; the enumerator fits its constants on at most 32 of them).
+        means; the enumerator fits its constants on about 3,000 tokens of them).
     cost_passages: select passages on which each head's replacement cost is measured (one
-        forward pass per head: the stage's main cost).
+        forward pass per head: the stage's main cost; 0: all of them).
     perplexity_passages: test passages perplexity is measured on (0: all of them).
     fractions: fractions of all heads replaced in the perplexity table.
     base_url, llm_model, concurrency, timeout_s, repair_rounds, refine_rounds: the LLM
@@ -36,12 +39,13 @@ class RunOptions:
     corpus: str | None = None
     seed: int = 0
     max_tokens: int = 128
-    max_passages: int = 128
+    pack: bool = False
+    max_passages: int = 512
     heads: str = "*"
     synth: str = "enum"
-    fit_passages: int = 96
-    cost_passages: int = 4
-    perplexity_passages: int = 64
+    fit_passages: int = 384
+    cost_passages: int = 32
+    perplexity_passages: int = 256
     fractions: tuple[float, ...] = (0.1, 0.25, 0.5)
     base_url: str | None = None
     llm_model: str = "gpt-4o-mini"

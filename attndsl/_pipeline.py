@@ -64,18 +64,19 @@ class Context:
         return parse_heads(self.options.heads, facts["layers"], facts["heads"])
 
     def texts(self) -> dict[str, list[str]]:
-        """The passages of each split, cut to `max_passages` (and the fit split to
-        `fit_passages`: no stage reads more of it)."""
+        """The passages of each split, at most `max_passages` of them (and of the fit split
+        `fit_passages`: no stage reads more of it), evenly spaced through the corpus."""
         if "texts" not in self._loaded:
-            from ._corpus import split_texts
+            from ._corpus import split_texts, spread
 
             options = self.options
             found = split_texts(options.corpus, options.model, self.get("tokenizer"),
-                                options.max_tokens, options.seed)
+                                options.max_tokens, options.seed, pack=options.pack)
             limits = {split: options.max_passages or None for split in SPLITS}
             limits["fit"] = min(filter(None, (options.max_passages, options.fit_passages)),
                                 default=None)
-            self._loaded["texts"] = {split: found[split][:limits[split]] for split in SPLITS}
+            self._loaded["texts"] = {split: spread(found[split], limits[split])
+                                     for split in SPLITS}
         return self._loaded["texts"]
 
     def cache(self, split: str) -> Any:

@@ -238,7 +238,7 @@ def render_report(results: RunResults, passage: int = 0, width: int = WINDOW) ->
     data = _data(results, passage, width)
     settings = results.settings
     facts = " · ".join(f"{k} {v}" for k, v in settings.items()
-                       if k in ("model", "corpus", "seed", "synth", "heads", "max_tokens")
+                       if k in ("model", "corpus", "seed", "synth", "heads", "max_tokens", "pack")
                        and v not in (None, ""))
     n = len(data["tokens"])
     body = (

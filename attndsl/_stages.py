@@ -197,6 +197,7 @@ def chosen_kernels(run: RunDir) -> dict[Head, Any]:
 def stage_replace(context: Context) -> dict:
     """Measure each head's replacement cost on select passages (resuming after the last head
     recorded), order heads by it, and measure perplexity on the test split."""
+    from ._corpus import spread
     from ._headselect import head_costs, perplexity_table, replacement_order
     from ._perplexity import head_means
 
@@ -206,7 +207,7 @@ def stage_replace(context: Context) -> dict:
     path = context.run.path("costs.jsonl")
     costs = {(e["layer"], e["head"]): e["cost"] for e in read_jsonl(path)}
     todo = {head: kernel for head, kernel in kernels.items() if head not in costs}
-    cost_texts = texts["select"][:context.options.cost_passages]
+    cost_texts = spread(texts["select"], context.options.cost_passages)
 
     def record(head: Head, cost: float) -> None:
         append_jsonl(path, [{"layer": head[0], "head": head[1], "cost": cost}])
@@ -217,10 +218,10 @@ def stage_replace(context: Context) -> dict:
                             progress=lambda d, t: context.progress("replace", before + d,
                                                                    len(kernels))))
     order = replacement_order(costs)
-    fit_texts = texts["fit"][:context.options.fit_passages]
+    fit_texts = texts["fit"]  # already at most fit_passages
     means = head_means(model, tokenizer, fit_texts, context.options.max_tokens)
     facts = context.get("facts")
-    test_texts = texts["test"][:context.options.perplexity_passages or None]
+    test_texts = spread(texts["test"], context.options.perplexity_passages)
     rows = perplexity_table(model, tokenizer, test_texts, order, kernels, vocab,
                             total=facts["layers"] * facts["heads"],
                             fractions=(0.0, *context.options.fractions), means=means,

@@ -4,8 +4,8 @@
                                     [--keep 2] [--json FILE]
 
 The caches are `attndsl extract` folders of the fit, select and test splits of one corpus.
-Candidates are fitted on the fit split (`enumerate_candidates`, at most MAX_FIT_PASSAGES of
-its passages); each head's best candidate is picked on the select split and reported on the
+Candidates are fitted on the fit split (`enumerate_candidates`, on about MAX_FIT_TOKENS
+of its tokens); each head's best candidate is picked on the select split and reported on the
 test split, both with the programs' real compiled kernels (`attndsl.scores.score_programs`).
 For comparison the starter library alone goes through the same select and test steps.
 Prints the mean test soft IoU over all heads, the heads above 0.75, the library size (unique
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from attndsl._enum import MAX_FIT_PASSAGES, enumerate_candidates
+from attndsl._enum import enumerate_candidates, fit_passages
 from attndsl._extract import AttentionCache
 from attndsl._library import library
 from attndsl._models import load_tokenizer
@@ -91,7 +91,7 @@ def main() -> None:
     baseline = summary(lib_chosen, lib_iou, fit.layers)
 
     print(f"enumeration: {len(found)} heads in {enum_seconds:.0f} s "
-          f"({min(len(fit), MAX_FIT_PASSAGES)} fit passages), {len(programs)} candidates; "
+          f"({len(fit_passages(fit, range(len(fit))))} fit passages), {len(programs)} candidates; "
           f"select {seconds['select']:.0f} s, test {seconds['test']:.0f} s")
     for name, result in (("enum alone", enum), ("starter library alone", baseline)):
         print(f"{name:22s} test mean soft IoU {result['mean_iou']:.4f}   heads > {GOOD}: "
@@ -106,7 +106,7 @@ def main() -> None:
                  for h in sorted(iou)]
         Path(args.json).write_text(json.dumps(
             {"enum": enum, "library": baseline, "heads": heads, "keep": args.keep,
-             "fit_passages": min(len(fit), MAX_FIT_PASSAGES),
+             "fit_passages": len(fit_passages(fit, range(len(fit)))),
              "seconds": {**seconds, "library": lib_seconds},
              "caches": {"fit": args.fit, "select": args.select, "test": args.test}},
             indent=1))

@@ -22,13 +22,15 @@ def test_sentences_join_back_and_end_at_punctuation():
     text = 'Roxy ran. "Why?" she asked!\nThen she slept'
     parts = sentences(text)
     assert "".join(parts) == text
-    assert parts == ["Roxy ran. ", '"Why?" ', "she asked!\n", "Then she slept"]
+    assert parts == ["Roxy ran. ", '"Why?" she asked!\n', "Then she slept"]
+    assert sentences('"Stop!"\nthen more') == ['"Stop!"\n', "then more"]
+    assert sentences("a cat. a dog.") == ["a cat. ", "a dog."]
 
 
 def test_passages_hold_whole_sentences_within_the_budget():
     documents = read_documents(SAMPLE)
     assert len(documents) == 188
-    found = passages(documents, max_tokens=128)
+    found = passages(documents, max_tokens=128, pack=True)
     for passage in found:
         assert len(passage.text.split()) <= 128
         assert passage.text in documents[passage.document]
@@ -44,12 +46,20 @@ def test_long_sentence_is_cut_with_a_warning():
     assert all(len(p.text.split()) <= 10 for p in found)
 
 
-def test_splits_are_deterministic_disjoint_and_per_document():
+def test_by_default_each_sentence_is_a_passage():
     documents = read_documents(SAMPLE)
     found = passages(documents, max_tokens=128)
+    assert [p.text for p in found if p.document == 0] == [
+        s.strip() for s in sentences(documents[0]) if s.strip()]
+    assert len(found) > 5 * len(passages(documents, max_tokens=128, pack=True))
+
+
+def test_splits_are_deterministic_disjoint_and_per_document():
+    documents = read_documents(SAMPLE)
+    found = passages(documents, max_tokens=128, pack=True)
     first = split_passages(documents, found, seed=3)
-    again = split_passages(list(reversed(documents)), passages(list(reversed(documents)), 128),
-                           seed=3)
+    again = split_passages(list(reversed(documents)),
+                           passages(list(reversed(documents)), 128, pack=True), seed=3)
     texts = {name: {p.text for p in group} for name, group in first.items()}
     assert texts == {name: {p.text for p in group} for name, group in again.items()}
     assert not texts["fit"] & texts["select"] and not texts["fit"] & texts["test"]
@@ -124,7 +134,7 @@ def test_token_counter_measures_and_cuts_in_model_tokens():
     text = "the cat sat on the mat . " * 3 + "a dog ran ."
     with pytest.warns(UserWarning, match="^1 sentence"):
         found = passages([text, "the cat sat on the mat on the mat ."], max_tokens=7,
-                         count_tokens=count, cut=cut)
+                         count_tokens=count, cut=cut, pack=True)
     assert all(count(p.text) <= 7 for p in found)
     assert [p.text for p in found if p.document == 0] == ["the cat sat on the mat .",
                                                            "the cat sat on the mat .",

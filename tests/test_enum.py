@@ -17,13 +17,13 @@ import pytest
 
 import attndsl
 from attndsl import _enum_kernels as K
+from attndsl._corpus import spread
 from attndsl._enum import enumerate_candidates, query_classes
 from attndsl._enum_data import (
     attractors,
     fit_data,
     rows_of,
     rule_outputs,
-    spread,
     word_output,
 )
 from attndsl._enum_search import Search

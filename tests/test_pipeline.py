@@ -179,3 +179,19 @@ def test_evaluate_and_perplexity_from_the_command_line(finished, tmp_path, capsy
                  "--max-passages", "2", "--run", str(finished[0]), "--fraction", "0.5"]) == 0
     printed = capsys.readouterr().out
     assert '"heads": 4' in printed and '"perplexity"' in printed
+
+
+@pytest.mark.parametrize("pack", [False, True])
+def test_passages_are_sentences_or_packed_and_spread_through_each_split(tiny, tmp_path, pack):
+    from attndsl._corpus import sentences, split_texts, spread
+    from attndsl._pipeline import Context
+
+    chosen = options(tiny, pack=pack, max_passages=5, fit_passages=3)
+    context = Context(chosen, RunDir(tmp_path / "run"), lambda s, d, t: None)
+    texts = context.texts()
+    every = split_texts(chosen.corpus, tiny, context.get("tokenizer"), 48, pack=pack)
+    assert {s: len(t) for s, t in texts.items()} == {"fit": 3, "select": 5, "test": 5}
+    for split, limit in (("fit", 3), ("select", 5), ("test", 5)):
+        assert texts[split] == spread(every[split], limit) != every[split][:limit]
+    one_sentence = [len(sentences(t)) == 1 for t in every["test"]]
+    assert all(one_sentence) if not pack else not all(one_sentence)
