@@ -139,7 +139,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         summary = run_pipeline(options, args.out, resume=args.resume, progress=report)
     console = Console()
     if summary is None:
-        console.print(f"dry run: prompts written to {Path(args.out) / 'llm' / 'prompts'}")
+        llm = Path(args.out) / "llm"
+        print((llm / "tokens.txt").read_text(encoding="utf-8"), end="")
+        console.print(f"dry run: prompts written to {llm / 'prompts'}, this table to "
+                      f"{llm / 'tokens.txt'}")
         return 0
     console.print(summary_table(summary))
     console.print(f"results in {args.out}: attndsl review {args.out}")

@@ -133,6 +133,21 @@ def test_llm_synthesis_without_a_key_fails_before_any_work(tiny, tmp_path, monke
     assert not out.exists()
 
 
+def test_a_dry_run_prints_each_heads_prompt_size_and_sends_nothing(tiny, tmp_path, monkeypatch,
+                                                                   capsys):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    out = tmp_path / "dry"
+    assert main(["run", "--model", tiny, "--corpus", str(CORPUS), "--synth", "llm",
+                 "--dry-run", "--heads", "1.*", "--max-passages", "4", "--fit-passages", "4",
+                 "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    rows = [line.split() for line in printed.splitlines() if line.startswith("1.")]
+    assert [row[0] for row in rows] == ["1.0", "1.1", "1.2", "1.3"]
+    assert all(int(row[1]) > int(row[2]) > 50 for row in rows)  # whole prompt > head's part
+    assert sorted(p.name for p in (out / "llm" / "prompts").iterdir())[:1] == ["1.0.md"]
+    assert not (out / "llm" / "cache").exists() and not (out / "selection.json").exists()
+
+
 def test_llm_synthesis_through_the_pipeline(tiny, tmp_path):
     """`--synth llm` against a loopback endpoint: the LLM's programs become candidates, the
     refine round is fed the best one's worst passages, and a resumed run sends nothing."""
