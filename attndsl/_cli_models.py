@@ -174,14 +174,15 @@ def cmd_corpus(args: argparse.Namespace) -> int:
 
 
 def _split_texts(args: argparse.Namespace, split: str | None = None) -> list[str]:
-    """The passages of one split of `--corpus`, counted by the model's tokenizer."""
-    from ._corpus import split_texts
+    """The passages of one split of `--corpus` (at most `--max-passages`, evenly spaced),
+    counted by the model's tokenizer."""
+    from ._corpus import split_texts, spread
     from ._models import load_tokenizer
 
     found = split_texts(args.corpus, args.model, load_tokenizer(args.model),
                         args.max_tokens, seed=args.seed, text_field=args.text_field,
                         pack=args.pack)
-    return found[split or args.split][: args.max_passages or None]
+    return spread(found[split or args.split], args.max_passages)
 
 
 def cmd_extract(args: argparse.Namespace) -> int:

@@ -161,8 +161,8 @@ def token_counter(tokenizer: Any) -> tuple[Callable[[str], int], Callable[[str, 
 def sentences(document: str) -> list[str]:
     """The sentences of a document, each with its trailing whitespace (they join back).
 
-    A quotation that ends in `!`, `?` or `.` is followed on the same line by a piece that
-    starts with a lowercase letter continues: `"Hi!" said Tom.` is one sentence."""
+    A piece that starts with a lowercase letter right after a closing quotation mark, on
+    the same line, continues the sentence: `"Hi!" said Tom.` is one sentence."""
     found: list[str] = []
     for piece in _SENTENCE.findall(document):
         if (found and piece[:1].islower() and found[-1].rstrip(" ").endswith(_QUOTES)

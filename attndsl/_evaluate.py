@@ -23,7 +23,7 @@ def evaluate(run_folder: str | Path, corpus: str, max_passages: int = 0,
              progress: Callable[[str, int, int], None] | None = None) -> dict:
     """{"mean_iou", "heads": [{layer, head, iou, program_id}], "library_size",
     "perplexity": {"0": ..., "0.1": ..., "0.25": ..., "0.5": ...}, ...} on `corpus`."""
-    from ._corpus import split_texts
+    from ._corpus import split_texts, spread
     from ._headselect import fraction_key, perplexity_table
     from ._models import describe, load_model
     from ._stages import chosen_kernels
@@ -39,7 +39,7 @@ def evaluate(run_folder: str | Path, corpus: str, max_passages: int = 0,
     found = split_texts(corpus, settings["model"], tokenizer, settings["max_tokens"],
                         pack=settings.get("pack", True))  # runs made before `pack` packed
     texts = [t for split in ("fit", "select", "test") for t in found[split]]
-    texts = texts[:max_passages or None]
+    texts = spread(texts, max_passages)
     cache = extract(model, tokenizer, texts, run.path("evaluate", fingerprint(texts)),
                     settings["model"], max_tokens=settings["max_tokens"],
                     progress=lambda d, t: report("extract", d, t))
