@@ -90,7 +90,7 @@ def test_smollm2_attention_rows_are_distributions(tmp_path):
     from attndsl._models import load_model
 
     sample = Path(__file__).parents[2] / "shared/data/tinystories/valid-sample.jsonl"
-    texts = [p.text for p in passages(read_documents(sample)[:3], max_tokens=64)][:4]
+    texts = [p.text for p in passages(read_documents(sample)[:3], max_tokens=64, pack=True)][:4]
     model, tokenizer = load_model("smollm2")
     cache = extract(model, tokenizer, texts, tmp_path, "smollm2", max_tokens=64)
     attention = cache.attention(0)

@@ -185,6 +185,6 @@ def test_gemma3_from_its_part_wheels_adds_bos_and_predicts_stories():
     assert "".join(Vocab.from_tokenizer(tokenizer).decode(ids[1:])) == "Once upon a time"
     count, cut = token_counter(tokenizer)
     texts = [p.text for p in passages(read_documents(SAMPLE)[:2], max_tokens=95,
-                                      count_tokens=count, cut=cut)][:4]
+                                      count_tokens=count, cut=cut, pack=True)][:4]
     result = perplexity(model, tokenizer, texts, max_tokens=96)
     assert result["tokens"] > 200 and 2 < result["perplexity"] < 25  # dequantised right

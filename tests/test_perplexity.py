@@ -53,7 +53,7 @@ def test_smollm2_perplexity_and_a_baseline():
     from attndsl._models import load_model
 
     sample = Path(__file__).parents[2] / "shared/data/tinystories/valid-sample.jsonl"
-    texts = [p.text for p in passages(read_documents(sample)[:4], max_tokens=96)]
+    texts = [p.text for p in passages(read_documents(sample)[:4], max_tokens=96, pack=True)]
     model, tokenizer = load_model("smollm2", attention="sdpa")
     plain = perplexity(model, tokenizer, texts)
     assert 3 < plain["perplexity"] < 40 and plain["tokens"] > 200

@@ -73,7 +73,7 @@ class PatternModel:
 
 @pytest.fixture(scope="module")
 def cache(tmp_path_factory):
-    stories = [p.text for p in passages(read_documents(SAMPLE)[:4], max_tokens=64)]
+    stories = [p.text for p in passages(read_documents(SAMPLE)[:4], max_tokens=64, pack=True)]
     texts = [*stories[:7], EXTRA]
     tokenizer = WordTokenizer(texts)
     folder = tmp_path_factory.mktemp("patterns")
