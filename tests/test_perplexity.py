@@ -69,7 +69,8 @@ def test_perplexity_and_extract_commands(tmp_path):
 
     out = tmp_path / "ppl.json"
     done = subprocess.run([sys.executable, "-m", "attndsl", "perplexity", "--max-passages", "4",
-                           "--json", str(out)], capture_output=True, text=True, timeout=600)
+                           "--pack", "--json", str(out)], capture_output=True, text=True,
+                          timeout=600)
     assert done.returncode == 0, done.stderr
     result = json.loads(out.read_text())
     assert result["passages"] == 4 and result["tokens"] > 100 and result["perplexity"] > 1
