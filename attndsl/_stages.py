@@ -38,11 +38,6 @@ STARTERS_SHOWN = 3
 ENUM_KEEP = 1
 
 
-def _passages(context: Context, split: str, limit: int = 0) -> list[int]:
-    count = len(context.cache(split))
-    return list(range(min(count, limit) if limit else count))
-
-
 def stage_extract(context: Context) -> dict:
     from ._extract import extract
 
@@ -65,7 +60,7 @@ def stage_summarise(context: Context) -> dict:
     from .scores import score_programs
 
     cache = context.cache("fit")
-    passages = _passages(context, "fit", context.options.fit_passages)
+    passages = range(len(cache))  # the fit split holds at most fit_passages (Context.texts)
     starters = list(library().values())
     table = score_programs(starters, cache, passages, context.get("vocab"))
     names = {p.id: p.name for p in starters}
@@ -119,7 +114,7 @@ def _synthesise_enum(context: Context) -> dict:
     done = _done_heads(context.run, "enum")
     heads = [h for h in context.heads() if h not in done]
     cache = context.cache("fit")
-    passages = _passages(context, "fit", context.options.fit_passages)
+    passages = range(len(cache))  # the fit split holds at most fit_passages (Context.texts)
     by_layer: dict[int, list[Head]] = defaultdict(list)
     for head in heads:
         by_layer[head[0]].append(head)
