@@ -18,7 +18,7 @@ from . import _ast as A
 from . import _semantics as S
 from ._builtins import T
 from ._check import Checked, check
-from ._features import token_key
+from ._features import literal_spelling
 from ._parse import parse
 from ._printer import print_expr, print_function
 
@@ -146,7 +146,7 @@ class _Simplifier:
         if isinstance(e, A.Name) and e.id in self.constants:
             return self.constants[e.id]
         if isinstance(e, A.Str):
-            return A.Str(token_key(e.value), e.pos)
+            return A.Str(literal_spelling(e.value), e.pos)
         if isinstance(e, A.Tuple):
             return A.Tuple(tuple(self.expr(i) for i in e.items), e.pos)
         if isinstance(e, A.BinOp):

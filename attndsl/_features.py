@@ -94,6 +94,13 @@ def token_key(text: str) -> str:
     return text[1:] if text.startswith(" ") and len(text) > 1 else text
 
 
+def literal_spelling(text: str) -> str:
+    """The one spelling canonical programs give a token literal with this key: the key itself,
+    or, when the key starts with a space (the literal had two), the key after one more."""
+    key = token_key(text)
+    return key if token_key(key) == key else " " + key
+
+
 def _content(text: str) -> str:
     return text.strip()
 

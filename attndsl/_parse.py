@@ -25,6 +25,12 @@ from .grammar import load_parser
 
 MAX_SOURCE_BYTES = 65_536
 MAX_NESTING = 60
+#: Most syntax nodes in one program, and most operands of one `and`/`or`, comparison chain or
+#: `min`/`max` call: what bounds the time a backend takes to compile it.
+MAX_NODES = 1_500
+MAX_OPERANDS = 64
+#: Most digits of an int literal (int64 has at most 19).
+MAX_INT_DIGITS = 19
 INT64_MAX = 2**63 - 1
 
 # Python keywords outside the language, with what to do instead.
@@ -324,6 +330,28 @@ def _ident(token: Token) -> str:
     return unicodedata.normalize("NFKC", str(token))
 
 
+#: Bidirectional formatting characters, which make text display in another order than it is.
+_BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
+                  "\u2066\u2067\u2068\u2069")
+
+
+def _forbidden_in_string(char: str) -> bool:
+    """C0 and C1 controls but newline and tab, DEL, line and paragraph separators, bidi."""
+    code = ord(char)
+    return ((code < 0x20 and char not in "\n\t") or 0x7F <= code <= 0x9F
+            or char in "\u2028\u2029" or char in _BIDI)
+
+
+def _bad_ident(token: Token) -> str | None:
+    """Why a name is not a Python identifier (None when it is one)."""
+    text = str(token)
+    if text.isidentifier():
+        return None
+    bad = next((c for k, c in enumerate(text) if not text[:k + 1].isidentifier()), text[0])
+    return (f"{text!r} is not a Python name: {bad!r} (U+{ord(bad):04X}) cannot appear in one; "
+            "use letters, digits and underscores")
+
+
 def _pos(meta: object) -> A.Pos:
     return A.Pos(getattr(meta, "line", 0), getattr(meta, "column", 0),
                  getattr(meta, "end_line", 0), getattr(meta, "end_column", 0))
@@ -347,6 +375,12 @@ class _Builder(Transformer_NonRecursive):
         self.errors.append(_err(message, rule, pos.line, pos.column, max(width, 1),
                                 self.filename, self.source))
 
+    def _ident(self, token: Token) -> str:
+        problem = _bad_ident(token)
+        if problem:
+            self._error(problem, "name", _tok_pos(token))
+        return _ident(token)
+
     # program
     def start(self, meta, children):
         return next(c for c in children if isinstance(c, A.Function))
@@ -356,10 +390,10 @@ class _Builder(Transformer_NonRecursive):
         docstring = None
         if body and isinstance(body[0], A.ExprStmt) and isinstance(body[0].value, A.Str):
             docstring, body = body[0].value.value, body[1:]
-        return A.Function(_ident(name), params or (), docstring, tuple(body), _pos(meta))
+        return A.Function(self._ident(name), params or (), docstring, tuple(body), _pos(meta))
 
     def params(self, meta, children):
-        return tuple(_ident(c) for c in children if c is not None)
+        return tuple(self._ident(c) for c in children if c is not None)
 
     def suite(self, meta, children):
         return tuple(children)
@@ -420,7 +454,7 @@ class _Builder(Transformer_NonRecursive):
         return A.For(targets[0], iterable, body, _pos(meta))
 
     def targets(self, meta, children):
-        return tuple(_ident(c) for c in children)
+        return tuple(self._ident(c) for c in children)
 
     # expressions
     def ifexp(self, meta, children):
@@ -458,11 +492,11 @@ class _Builder(Transformer_NonRecursive):
 
     def call(self, meta, children):
         name, args = children
-        return A.Call(_ident(name), tuple(args or ()), _pos(meta))
+        return A.Call(self._ident(name), tuple(args or ()), _pos(meta))
 
     def subscript(self, meta, children):
         name, args = children
-        return A.Subscript(_ident(name), tuple(args), _pos(meta))
+        return A.Subscript(self._ident(name), tuple(args), _pos(meta))
 
     def args(self, meta, children):
         return tuple(c for c in children if c is not None)
@@ -471,11 +505,11 @@ class _Builder(Transformer_NonRecursive):
         return A.Tuple(tuple(c for c in children if c is not None), _pos(meta))
 
     def name(self, meta, children):
-        return A.Name(_ident(children[0]), _tok_pos(children[0]))
+        return A.Name(self._ident(children[0]), _tok_pos(children[0]))
 
     def int_lit(self, meta, children):
         token = children[0]
-        value = int(token)
+        value = int(token) if len(token) <= MAX_INT_DIGITS else INT64_MAX + 1
         if value > INT64_MAX:
             self._error(f"integer literal {token[:20]} is too large; ints are 64-bit",
                         "literal", _tok_pos(token))
@@ -499,6 +533,13 @@ class _Builder(Transformer_NonRecursive):
         except (SyntaxError, ValueError, Warning):
             self._error("invalid escape in string literal", "string", _tok_pos(token))
             value = ""
+        bad = next((c for c in value if _forbidden_in_string(c)), None)
+        if bad is not None:
+            self._error(f"string literal holds the control character U+{ord(bad):04X} "
+                        f"({unicodedata.name(bad, 'a control character')}); strings may hold "
+                        "newlines and tabs but no other control, line-separator or "
+                        "bidirectional characters", "string", _tok_pos(token))
+            value = ""
         return A.Str(value, _tok_pos(token))
 
     def true(self, meta, children):
@@ -508,15 +549,35 @@ class _Builder(Transformer_NonRecursive):
         return A.Const(False, _pos(meta))
 
 
-def _check_nesting(fn: A.Function, source: str, filename: str) -> None:
-    """Reject trees over MAX_NESTING levels deep, at the outermost expression holding one."""
+def _check_size(fn: A.Function, source: str, filename: str) -> None:
+    """Bound what a backend must compile: at most MAX_NESTING levels deep, MAX_NODES nodes
+    in all, MAX_OPERANDS operands in one `and`/`or`, comparison chain or `min`/`max` call
+    (the string tuple of `in` is exempt: it compiles to one lookup whatever its length)."""
+
+    def fail(message: str, node: A.Node) -> ProgramError:
+        return ProgramError([_err(message, "too-big", node.pos.line, node.pos.column, 1,
+                                  filename, source)])
+
     stack: list[tuple[A.Node, int, A.Node]] = [(fn, 0, fn)]
+    count = 0
     while stack:
         node, depth, outer = stack.pop()
+        count += 1
         if depth > MAX_NESTING:
             raise ProgramError([_err(f"nested too deeply (over {MAX_NESTING} levels); split "
                                      "the expression with local variables", "too-deep",
                                      outer.pos.line, outer.pos.column, 1, filename, source)])
+        if count > MAX_NODES:
+            raise fail(f"program too big: over {MAX_NODES} syntax nodes; a program is one "
+                       "small function", node)
+        operands = (node.values if isinstance(node, A.BoolOp)
+                    else node.operands if isinstance(node, A.Compare)
+                    else node.args if isinstance(node, A.Call) else ())
+        if len(operands) > MAX_OPERANDS:
+            raise fail(f"{len(operands)} operands in one expression; the limit is "
+                       f"{MAX_OPERANDS}: split it with local variables", node)
+        if isinstance(node, A.Tuple):
+            continue
         for child in node.children():
             top = outer if isinstance(node, A.Expr) else child
             stack.append((child, depth + 1, top))
@@ -540,5 +601,5 @@ def parse(source: str | bytes, filename: str = "<program>") -> A.Function:
         raise exc.orig_exc from None
     if builder.errors:
         raise ProgramError(builder.errors)
-    _check_nesting(fn, text, filename)
+    _check_size(fn, text, filename)
     return fn

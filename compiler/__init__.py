@@ -4,11 +4,13 @@ The passes, one module each, in order (the first three are the front end in `att
 
 | pass | module | adds |
 |---|---|---|
-| parse | `attndsl._parse` | text → `Function` tree with positions; errors with line and column |
+| parse | `attndsl._parse` | text → `Function` tree with positions, within size limits |
 | check | `attndsl._check` | names, types, loop bounds, depth → `Checked` (the type of every node) |
 | canonicalise | `attndsl._canon` | one spelling per meaning → canonical `Program` and its id |
 | lower | `_lower` | typed, token-free IR (`_ir`): casts, literal slots, table and array lookups |
-| emit (Numba) | `_numba` | the source of an `@njit` program, cached per machine by `_cache` |
+| ranges | `_ranges` | positions proven in range (what may wrap around stays checked) |
+| emit (Numba) | `_numba` | the source of an `@njit` program: ids and numbers, no program text |
+| audit | `_audit` | refuses any module not of `_numba`'s shape, before it is saved or imported |
 | emit (torch) | `_torch` | IR run as broadcasting tensor code; refuses loops that carry state |
 
 Run-time pieces: `_vocab` (token features as tables over a tokenizer's ids), `_batch` (ragged

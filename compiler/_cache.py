@@ -11,13 +11,16 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
+import re
 import shutil
 import sys
 import tempfile
 from pathlib import Path
 from types import ModuleType
 
-COMPILER_VERSION = "1"
+from . import _audit
+
+COMPILER_VERSION = "2"
 
 
 def cache_root() -> Path:
@@ -54,7 +57,11 @@ def write_atomic(path: Path, text: str) -> None:
 
 
 def module_path(program_id: str, source: str) -> Path:
-    """The cache file for a kernel module's source, written (or repaired) if needed."""
+    """The cache file for a kernel module's source, written (or repaired) if needed.
+    The source must pass `_audit.check_module`; the id must be hexadecimal."""
+    if not re.fullmatch(r"[0-9a-f]{1,64}", program_id):
+        raise _audit.KernelSourceError(f"refused a kernel file name for id {program_id[:20]!r}")
+    _audit.check_module(source)
     path = kernel_dir() / f"k_{program_id}_{source_key(source)}.py"
     try:
         current = path.read_text(encoding="utf-8")
@@ -75,7 +82,9 @@ def purge(path: Path) -> None:
 
 
 def import_module(path: Path) -> ModuleType:
-    """Import a kernel module from its cache file (a fresh module object each time)."""
+    """Import a kernel module from its cache file (a fresh module object each time), once
+    its text passes `_audit.check_module`."""
+    _audit.check_module(path.read_text(encoding="utf-8"))
     name = f"attndsl_kernels.{path.stem}"
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:  # pragma: no cover - a file we just wrote

@@ -106,6 +106,16 @@ class TokIsLiteral(Expr):
 
 
 @dataclass(frozen=True)
+class TokIn(Expr):
+    """A token equals one of the string literals in slots [start, stop) (`t in (...)`)."""
+
+    tok: Expr
+    start: int
+    stop: int
+    type: str = "bool"
+
+
+@dataclass(frozen=True)
 class Logic(Expr):
     """`and` / `or` over bools (all operands are pure, so evaluation order is free)."""
 
@@ -188,6 +198,10 @@ class Let(Stmt):
     value: Expr
     line: int = 0
     column: int = 0
+
+
+#: The updates a store can make (`out[a, b] op= v`); backends refer to them by index.
+STORE_OPS = ("", "+", "-", "*", "/", "//", "%")
 
 
 @dataclass(frozen=True)

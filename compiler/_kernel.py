@@ -124,7 +124,7 @@ def _warm_numba(module, lowered: Lowered) -> None:
 
 
 def _numba_module_path(program: Program, lowered: Lowered) -> tuple[Path, str]:
-    source = emit_module(lowered, f"attndsl kernel for program {program.id}: {program.name}")
+    source = emit_module(lowered)
     return _cache.module_path(program.id, source), source
 
 

@@ -1,8 +1,8 @@
 """Pass 4, lower: a checked canonical program → `Lowered` IR for the backends.
 
 Resolves every type (explicit casts), turns string literals into run-time slots, token tests
-into table lookups, structural builtins into array lookups, chained comparisons and `in`
-into `and`/`or`, and `range(...)` into start/stop/step.
+into table lookups, structural builtins into array lookups, chained comparisons into `and`,
+`t in (...)` into one lookup over a run of literal slots, and `range(...)` into start/stop/step.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ class _Lowerer:
     def __init__(self, checked: Checked) -> None:
         self.checked = checked
         self.literals: list[str] = []
+        self._slots: dict[str, int] = {}  # single literals' slots (runs for `in` are apart)
         self.length = set(checked.length_names)
 
     def kind(self, e: A.Expr) -> str:
@@ -116,22 +117,29 @@ class _Lowerer:
             return I.TokAt(self.expr(e.indices[0]))
         raise TypeError(f"cannot lower {e!r}")  # pragma: no cover
 
-    def _slot(self, text: str) -> int:
-        key = token_key(text)
-        if key not in self.literals:
+    def _slot(self, key: str) -> int:
+        """The slot of one literal's key (a token's text without its word-start space)."""
+        if key not in self._slots:
+            self._slots[key] = len(self.literals)
             self.literals.append(key)
-        return self.literals.index(key)
+        return self._slots[key]
+
+    def _literal_run(self, tok: I.Expr, keys: list[str]) -> I.Expr:
+        """`tok in (...)` as one lookup over a run of slots: code size stays constant."""
+        start = len(self.literals)
+        self.literals.extend(keys)
+        return I.TokIn(tok, start, len(self.literals))
 
     def _compare(self, op: str, left: A.Expr, right: A.Expr) -> I.Expr:
         if op in ("in", "not in"):
             tok = self.expr(left)
-            items = right.items  # type: ignore[attr-defined]
-            found = tuple(I.TokIsLiteral(tok, self._slot(s.value)) for s in items)
-            test = found[0] if len(found) == 1 else I.Logic("or", found)
+            keys = list(dict.fromkeys(token_key(s.value) for s in right.items))  # type: ignore
+            test = (I.TokIsLiteral(tok, self._slot(keys[0])) if len(keys) == 1
+                    else self._literal_run(tok, keys))
             return test if op == "in" else I.Not(test)
         if isinstance(left, A.Str) or isinstance(right, A.Str):
             literal, other = (left, right) if isinstance(left, A.Str) else (right, left)
-            test: I.Expr = I.TokIsLiteral(self.expr(other), self._slot(literal.value))
+            test: I.Expr = I.TokIsLiteral(self.expr(other), self._slot(token_key(literal.value)))
             return test if op == "==" else I.Not(test)
         a, b = self.expr(left), self.expr(right)
         if a.type == "tok":

@@ -1,11 +1,13 @@
 """Pass 4b, ranges: prove positions lie in [0, n), so backends can drop their checks.
 
-Each int expression gets an interval whose ends are affine in n (`a·n + c`), from literals,
-`n`, loop variables (`range(start, stop, step)` bounds), structural builtins (`word_start(i)
-<= i`) and `+`/`-`/`min`/`max`. A write `out[a, b]`, a read `tokens[k]` or a structural
-lookup whose positions are proven inside the sentence is marked `checked=False`. Inside a
-loop the sentence is known to be long enough for the loop to run at all, which is what
-proves, say, `out[i, 0]` in `for i in range(n)`.
+Each int expression gets an interval whose ends are affine in n (`a·n + c`, exact
+integers), from literals, `n`, loop variables (`range(start, stop, step)` bounds),
+structural builtins (`word_start(i) <= i`) and `+`/`-`/`min`/`max`. A write `out[a, b]`, a
+read `tokens[k]` or a structural lookup whose positions are proven inside the sentence is
+marked `checked=False`. Inside a loop the sentence is known to be long enough for the loop
+to run at all, which is what proves, say, `out[i, 0]` in `for i in range(n)`. Ints wrap at
+64 bits, so an expression any of whose parts may leave int64 gets no interval: its
+position stays checked.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from attndsl._ast import map_children
 
 from . import _ir as I
 from ._batch import MAX_LENGTH
+
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 Affine = tuple[int, int]  # a·n + c
 Interval = tuple[Affine, Affine]
@@ -38,11 +42,23 @@ def _neg(f: Affine) -> Affine:
     return (-f[0], -f[1])
 
 
+def _fits_int64(iv: Interval) -> bool:
+    """Both ends stay within int64 for every length: then no operation on the way wrapped,
+    and the machine value is the mathematical one the interval bounds."""
+    return all(INT64_MIN <= _at(f, n) <= INT64_MAX for f in iv for n in (0, MAX_LENGTH))
+
+
 class _Ranges:
     def __init__(self) -> None:
         self.n_min = 0  # the sentence length is at least this here
 
     def interval(self, e: I.Expr, env: dict[str, Interval]) -> Interval | None:
+        """Bounds of an int expression, or None when unknown or when some value on the way
+        may leave int64 (and so wrap around, which the bounds would not show)."""
+        found = self._interval(e, env)
+        return found if found is not None and _fits_int64(found) else None
+
+    def _interval(self, e: I.Expr, env: dict[str, Interval]) -> Interval | None:
         if isinstance(e, I.Const) and e.type in ("int", "bool"):
             return ((0, int(e.value)), (0, int(e.value)))
         if isinstance(e, I.Var):
@@ -71,26 +87,30 @@ class _Ranges:
             return self._join(a, b)
         return None
 
-    def _pick(self, ends: list[Affine], smallest: bool) -> Affine:
-        """The smallest (or largest) of some bounds; when they cross, a looser bound that
-        holds for every n >= 0 (componentwise min or max of the coefficients)."""
+    def _pick(self, ends: list[Affine], smallest: bool, beyond_all: bool) -> Affine:
+        """The smallest (or largest) of some bounds. When they cross: with `beyond_all`, a
+        bound below (above) every one of them for all n >= 0 (the componentwise min or max
+        of the coefficients); else the first of them, which is as good as any (the upper
+        bound of a min may be any argument's: min(a, b) <= a <= hi(a))."""
         for f in ends:
             if all((_le(f, g, self.n_min) if smallest else _le(g, f, self.n_min)) for g in ends):
                 return f
+        if not beyond_all:
+            return ends[0]
         pick = min if smallest else max
         return (pick(f[0] for f in ends), pick(f[1] for f in ends))
 
     def _extreme(self, fn: str, parts: list[Interval]) -> Interval | None:
         los, his = [p[0] for p in parts], [p[1] for p in parts]
         if fn == "min":  # min lies between the smallest low end and the smallest high end
-            return self._pick(los, True), self._pick(his, True)
-        return self._pick(los, False), self._pick(his, False)
+            return self._pick(los, True, True), self._pick(his, True, False)
+        return self._pick(los, False, False), self._pick(his, False, True)
 
     def _join(self, a: Interval | None, b: Interval | None) -> Interval | None:
         """An interval holding both (None if either is unknown or they do not compare)."""
         if a is None or b is None:
             return None
-        return self._pick([a[0], b[0]], True), self._pick([a[1], b[1]], False)
+        return self._pick([a[0], b[0]], True, True), self._pick([a[1], b[1]], False, True)
 
     def inside(self, iv: Interval) -> bool:
         """Every value of the interval is a position of the sentence."""

@@ -24,12 +24,40 @@ PROGRAM_SIG = types.void(types.int32[::1], types.int64, types.float64[:, ::1], _
 INT64_MIN = np.int64(-(2**63))
 
 
+# Int arithmetic wraps at 64 bits, as `attndsl._semantics` says. Numba marks signed adds,
+# subtracts, multiplies and negations "no signed wrap", which lets LLVM assume, say, that
+# `i + big < 0` is false; unsigned operations carry no such flag and give the same bits.
+@_jit
+def iadd(a, b):
+    return np.int64(np.uint64(a) + np.uint64(b))
+
+
+@_jit
+def isub(a, b):
+    return np.int64(np.uint64(a) - np.uint64(b))
+
+
+@_jit
+def imul(a, b):
+    return np.int64(np.uint64(a) * np.uint64(b))
+
+
+@_jit
+def ineg(a):
+    return np.int64(np.uint64(0) - np.uint64(a))
+
+
+@_jit
+def iabs(a):
+    return ineg(a) if a < 0 else a
+
+
 @_jit
 def ifloordiv(a, b):
     if b == 0:
         return 0
     if b == -1:
-        return -a  # wraps for INT64_MIN instead of trapping
+        return ineg(a)  # wraps for INT64_MIN instead of trapping
     return a // b
 
 
@@ -110,6 +138,18 @@ def tok_test(tests, row, t):
 
 
 @_jit
+def tok_in(key_class, t, lit, start, stop):
+    """The token's key class is one of lit[start:stop] (`t in (...)`)."""
+    if t < 0:
+        return False
+    cls = key_class[t]
+    for k in range(start, stop):  # noqa: SIM110 - a generator does not compile in Numba
+        if lit[k] == cls:
+            return True
+    return False
+
+
+@_jit
 def tok_eq(key_class, a, b):
     return a >= 0 and b >= 0 and key_class[a] == key_class[b]
 
@@ -122,6 +162,27 @@ def tok_is(key_class, t, cls):
 @_jit
 def at(array, n, p):
     return array[p] if 0 <= p < n else np.int64(-1)
+
+
+@_jit
+def store(raw, n, a, b, v, op):
+    """out[a, b] op= v, dropped outside the matrix (op: an index into `_ir.STORE_OPS`)."""
+    if 0 <= a < n and 0 <= b < n:
+        old = raw[a, b]
+        if op == 0:
+            raw[a, b] = v
+        elif op == 1:
+            raw[a, b] = old + v
+        elif op == 2:
+            raw[a, b] = old - v
+        elif op == 3:
+            raw[a, b] = old * v
+        elif op == 4:
+            raw[a, b] = fdiv(old, v)
+        elif op == 5:
+            raw[a, b] = ffloordiv(old, v)
+        else:
+            raw[a, b] = fmod(old, v)
 
 
 @_jit
@@ -143,6 +204,10 @@ def sentence_structure(tok, key_class, layout):
         keys[i] = key_class[tok[i]]
     return sentence_structure_core(flags, keys)
 
+
+#: The smallest normal double: a row mass below it is scaled by its peak first (1 / mass
+#: would overflow), as `attndsl._semantics.normalise` does for every row.
+_NORMAL = np.finfo(np.float64).tiny
 
 # Only value-safe relaxations: reordering sums and reciprocals, never assuming away NaN or inf.
 _FAST = {"reassoc", "nsz", "arcp", "contract"}
@@ -171,8 +236,8 @@ def _write_row(raw, row, i, total):
 
 @njit(cache=True)
 def _finish_slow_row(raw, row, i):
-    """A row whose sum is not finite: spread over its +inf entries, or, when finite entries
-    only overflow the sum, scale by the largest first."""
+    """A row whose sum is not finite or not normal: spread over its +inf entries, or scale
+    by the largest entry first (so neither the sum overflows nor 1 / sum)."""
     infinite = 0
     peak = 0.0
     for j in range(i + 1):
@@ -207,7 +272,7 @@ def finish(raw, dest, n):
         if total == 0.0:
             row[:] = 0.0
             row[0] = 1.0
-        elif total < math.inf:
+        elif _NORMAL <= total < math.inf:
             _write_row(raw, row, i, total)
         else:
             _finish_slow_row(raw, row, i)

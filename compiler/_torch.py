@@ -216,6 +216,10 @@ class _Run:
         if isinstance(e, I.TokIsLiteral):
             t = self.expr(e.tok, env, depth)
             return (t >= 0) & (key_class[t.clamp(min=0)] == self.tables["lit"][e.slot])
+        if isinstance(e, I.TokIn):
+            t = self.expr(e.tok, env, depth)
+            classes = self.tables["lit"][e.start:e.stop]
+            return (t >= 0) & torch.isin(key_class[t.clamp(min=0)], classes)
         if isinstance(e, I.TokTest):
             t = self.expr(e.tok, env, depth)
             return (t >= 0) & self.tables["tests"][TEST_NAMES.index(e.name)][t.clamp(min=0)]
@@ -393,7 +397,9 @@ def normalise(raw: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         raw = torch.where(rows_inf, torch.isinf(raw).to(raw.dtype), raw)
         peak = torch.where(rows_inf, 1.0, peak)
     total = raw.sum(dim=-1, keepdim=True)
-    if bool(torch.isinf(total).any()):  # the sum overflows: scale by the peak first
+    tiny = torch.finfo(torch.float64).tiny
+    if bool((torch.isinf(total) | ((total > 0) & (total < tiny))).any()):
+        # the sum overflows, or 1 / sum would: scale by the peak first
         raw.div_(torch.where(peak > 0, peak, 1.0))
         total = raw.sum(dim=-1, keepdim=True)
     live = (torch.arange(size, device=raw.device) < lengths.view(count, 1)).unsqueeze(-1)

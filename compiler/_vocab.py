@@ -47,9 +47,10 @@ class Vocab:
         """Number of real token ids."""
         return len(self.texts)
 
-    def literal_classes(self, literals: Sequence[str]) -> np.ndarray:
-        """The key class of each string literal (NO_CLASS when no token has that key)."""
-        return np.array([self.classes.get(token_key(s), NO_CLASS) for s in literals] or [0],
+    def literal_classes(self, keys: Sequence[str]) -> np.ndarray:
+        """The key class of each literal's key, as `Lowered.literals` holds them (NO_CLASS
+        when no token has that key)."""
+        return np.array([self.classes.get(k, NO_CLASS) for k in keys] or [0],
                         dtype=np.int64)
 
     def encode(self, tokens: Sequence[str]) -> np.ndarray:
