@@ -10,6 +10,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from . import _cli_models, _cli_run
+from ._cli_common import Parser
 from ._cli_common import load_program_file as _load
 from ._errors import AttnDslError, ProgramError
 from ._features import split_words
@@ -106,7 +107,7 @@ def cmd_compile(args: argparse.Namespace) -> int:
             code = kernel.source
         else:
             code = "\n".join(["# lowered IR, run as broadcasting tensor code (loops = dims)",
-                              *emit_block(kernel.lowered.body, 0)])
+                              *emit_block(kernel.lowered)])
         console.print(Syntax(code, "python", theme="ansi_dark", background_color="default"))
     return 0
 
@@ -136,7 +137,7 @@ def cmd_library(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="attndsl",
         description="Explain attention heads with small programs in a strict subset of Python.",
         epilog="Examples:\n  attndsl run                        # the whole pipeline, offline\n"
@@ -207,6 +208,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"attndsl: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a file or folder that cannot be read or written
+        if args.debug:
+            raise
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"attndsl: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("attndsl: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug: one line, the traceback with --debug
+        if args.debug:
+            raise
+        print(f"attndsl: internal error: {type(exc).__name__}: {exc} (run with --debug for "
+              "the traceback)", file=sys.stderr)
+        return 2

@@ -7,7 +7,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from ._cli_common import UsageError
+from ._cli_common import UsageError, count, folder, fraction, heads, positive
 from ._cli_common import load_program_file as _load
 from ._library import library
 
@@ -36,9 +36,9 @@ def add_commands(add: Callable[[str, str], argparse.ArgumentParser]) -> None:
                           "forward with 0%% and 25%% of heads replaced")
     sub.add_argument("--json", metavar="FILE", help="write {rows, skipped, machine, summary}")
     sub.add_argument("--programs", help="comma-separated library programs (default: all)")
-    sub.add_argument("--sentences", type=int, default=256, help="sentences per batch")
-    sub.add_argument("--length", type=int, default=128, help="tokens per sentence")
-    sub.add_argument("--repeat", type=int, default=3, help="timing rounds (the best is kept)")
+    sub.add_argument("--sentences", type=positive, default=256, help="sentences per batch")
+    sub.add_argument("--length", type=positive, default=128, help="tokens per sentence")
+    sub.add_argument("--repeat", type=positive, default=3, help="timing rounds (the best is kept)")
     sub.set_defaults(handler=cmd_bench)
 
     sub = add("models", "List, fetch or describe the models that work with no network.")
@@ -55,9 +55,9 @@ def add_commands(add: Callable[[str, str], argparse.ArgumentParser]) -> None:
               "(seeded; an interrupted run resumes).")
     sub.add_argument("action", choices=("sample",))
     sub.add_argument("--model", default="smollm2", help="the model that writes (smollm2)")
-    sub.add_argument("--stories", type=int, default=300, help="how many stories (300)")
+    sub.add_argument("--stories", type=positive, default=300, help="how many stories (300)")
     sub.add_argument("--seed", type=int, default=0, help="sampling seed (0)")
-    sub.add_argument("--batch-size", type=int, default=16, help="stories sampled at once")
+    sub.add_argument("--batch-size", type=positive, default=16, help="stories sampled at once")
     sub.add_argument("--out", default=str(Path(__file__).parent / "data" / "stories.jsonl"),
                      help="JSON Lines file to write (default: the shipped corpus)")
     sub.set_defaults(handler=cmd_corpus)
@@ -73,24 +73,25 @@ def add_commands(add: Callable[[str, str], argparse.ArgumentParser]) -> None:
                          help="JSON Lines field or dataset column holding the text (text)")
         sub.add_argument("--split", choices=("fit", "select", "test"), default="test")
         sub.add_argument("--seed", type=int, default=0, help="seed of the splits (0)")
-        sub.add_argument("--max-tokens", type=int, default=128, help="tokens per passage")
+        sub.add_argument("--max-tokens", type=positive, default=128, help="tokens per passage")
         sub.add_argument("--pack", action="store_true",
                          help="pack sentences into passages of up to --max-tokens (default: "
                               "one sentence per passage)")
-        sub.add_argument("--max-passages", type=int, default=0, help="0: every passage")
+        sub.add_argument("--max-passages", type=count, default=0, help="0: every passage")
 
     sub = add("extract", "Record every head's attention on a corpus split into a resumable "
               "cache folder.")
     corpus_options(sub)
-    sub.add_argument("--out", required=True, help="cache folder (an earlier run resumes)")
-    sub.add_argument("--batch-size", type=int, default=8)
+    sub.add_argument("--out", type=folder, required=True,
+                     help="cache folder (an earlier run resumes)")
+    sub.add_argument("--batch-size", type=positive, default=8)
     sub.set_defaults(handler=cmd_extract)
 
     sub = add("perplexity", "Token-level perplexity of a model on a corpus split.")
     corpus_options(sub)
     sub.add_argument("--json", metavar="FILE", help="also write the result here")
     replace = sub.add_argument_group("heads to replace (default: none)")
-    replace.add_argument("--heads", help="heads, e.g. 0.*,5.3")
+    replace.add_argument("--heads", type=heads, help="heads, e.g. 0.*,5.3")
     replace.add_argument("--program", help="replace --heads by this program (a file or a "
                          "starter-library name)")
     replace.add_argument("--baseline", choices=("mean", "uniform", "first"),
@@ -98,7 +99,7 @@ def add_commands(add: Callable[[str, str], argparse.ArgumentParser]) -> None:
                               "fit split), uniform causal or first-token attention")
     replace.add_argument("--run", metavar="DIR", help="replace heads as a finished run chose "
                          "them (with --fraction)")
-    replace.add_argument("--fraction", type=float, default=0.25,
+    replace.add_argument("--fraction", type=fraction, default=0.25,
                          help="with --run: fraction of all heads replaced (0.25)")
     sub.set_defaults(handler=cmd_perplexity)
 
@@ -212,11 +213,11 @@ def _replacement(args: argparse.Namespace, model, tokenizer):
 
     facts = describe(model)
     if args.run:
-        from ._rundir import RunDir, read_json
+        from ._rundir import PERPLEXITY, RunDir, read_json
         from ._stages import chosen_kernels
 
         run = RunDir(args.run)
-        order = [tuple(h) for h in read_json(run.path("perplexity.json"))["order"]]
+        order = [tuple(h) for h in read_json(run.path("perplexity.json"), PERPLEXITY)["order"]]
         heads = heads_at(order, args.fraction, facts["layers"] * facts["heads"])
         kernels = chosen_kernels(run)
         vocab = Vocab.from_tokenizer(tokenizer)

@@ -8,6 +8,8 @@ import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from ._cli_common import count, folder, heads, positive, positive_float
+
 EXAMPLES = {
     "run": "attndsl run                                  # smollm2, shipped stories, enum\n"
            "  attndsl run --heads 0.*,5.3 --max-passages 16 --out runs/quick\n"
@@ -33,37 +35,38 @@ def add_commands(add: Callable[[str, str], argparse.ArgumentParser]) -> None:
                      help="smollm2 (default), gemma3-270m, a Hugging Face id or a folder")
     sub.add_argument("--corpus", help="text, JSON Lines or hf:NAME[:SPLIT] (default: the "
                      "shipped stories)")
-    sub.add_argument("--heads", default=defaults.heads, help="heads to explain, e.g. 0.3,5.* "
-                     "(default: all)")
+    sub.add_argument("--heads", type=heads, default=defaults.heads,
+                     help="heads to explain, e.g. 0.3,5.* (default: all)")
     sub.add_argument("--synth", choices=SYNTHESISERS, default=defaults.synth,
                      help="enum: offline enumeration (default); llm: an OpenAI-compatible "
                           "endpoint; both; none: the starter library alone (a baseline)")
-    sub.add_argument("--max-passages", type=int, default=defaults.max_passages,
+    sub.add_argument("--max-passages", type=count, default=defaults.max_passages,
                      help="most passages of the select and test splits (%(default)s; 0: all)")
-    sub.add_argument("--max-tokens", type=int, default=defaults.max_tokens,
+    sub.add_argument("--max-tokens", type=positive, default=defaults.max_tokens,
                      help="most tokens per passage (%(default)s)")
     sub.add_argument("--pack", action="store_true",
                      help="pack consecutive sentences into passages of up to --max-tokens "
                           "(default: one sentence per passage, as in the paper)")
     sub.add_argument("--seed", type=int, default=defaults.seed, help="split seed (0)")
-    sub.add_argument("--fit-passages", type=int, default=defaults.fit_passages,
+    sub.add_argument("--fit-passages", type=count, default=defaults.fit_passages,
                      help="most passages of the fit split (%(default)s)")
-    sub.add_argument("--cost-passages", type=int, default=defaults.cost_passages,
+    sub.add_argument("--cost-passages", type=count, default=defaults.cost_passages,
                      help="select passages each head's replacement cost is measured on "
                           "(%(default)s)")
-    sub.add_argument("--perplexity-passages", type=int, default=defaults.perplexity_passages,
+    sub.add_argument("--perplexity-passages", type=count, default=defaults.perplexity_passages,
                      help="test passages perplexity is measured on (%(default)s; 0: all)")
-    sub.add_argument("--out", default="runs/latest", help="run directory (runs/latest)")
+    sub.add_argument("--out", type=folder, default="runs/latest",
+                     help="run directory (runs/latest)")
     sub.add_argument("--resume", action="store_true", help="continue the run in --out")
     llm = sub.add_argument_group("LLM synthesiser (--synth llm|both; key from OPENAI_API_KEY)")
     llm.add_argument("--base-url", help="OpenAI-compatible endpoint, e.g. "
                      "http://localhost:8000/v1")
     llm.add_argument("--llm-model", default=defaults.llm_model, help="model at the endpoint")
-    llm.add_argument("--concurrency", type=int, default=defaults.concurrency)
-    llm.add_argument("--timeout", type=float, default=defaults.timeout_s, dest="timeout_s",
+    llm.add_argument("--concurrency", type=positive, default=defaults.concurrency)
+    llm.add_argument("--timeout", type=positive_float, default=defaults.timeout_s, dest="timeout_s",
                      help="seconds per request")
-    llm.add_argument("--repair-rounds", type=int, default=defaults.repair_rounds)
-    llm.add_argument("--refine-rounds", type=int, default=defaults.refine_rounds)
+    llm.add_argument("--repair-rounds", type=count, default=defaults.repair_rounds)
+    llm.add_argument("--refine-rounds", type=count, default=defaults.refine_rounds)
     llm.add_argument("--dry-run", action="store_true", help="write every prompt to the run "
                      "directory, send nothing, and stop")
     sub.set_defaults(handler=cmd_run)
@@ -72,7 +75,7 @@ def add_commands(add: Callable[[str, str], argparse.ArgumentParser]) -> None:
               "never saw): IoU per head and perplexity with heads replaced.")
     sub.add_argument("--run", required=True, metavar="DIR", help="a finished run directory")
     sub.add_argument("--corpus", required=True, help="text, JSON Lines or hf:NAME[:SPLIT]")
-    sub.add_argument("--max-passages", type=int, default=0, help="0: every passage")
+    sub.add_argument("--max-passages", type=count, default=0, help="0: every passage")
     sub.add_argument("--json", metavar="FILE", help="also write the result here")
     sub.set_defaults(handler=cmd_evaluate)
 
@@ -80,7 +83,7 @@ def add_commands(add: Callable[[str, str], argparse.ArgumentParser]) -> None:
               "(program, summary, real vs predicted heatmaps), or the library.")
     sub.add_argument("dir", metavar="DIR", help="run directory")
     sub.add_argument("--head", help="one head in detail, e.g. 12.3")
-    sub.add_argument("--passage", type=int, default=0, help="test passage for the heatmaps")
+    sub.add_argument("--passage", type=count, default=0, help="test passage for the heatmaps")
     sub.add_argument("--library", action="store_true", help="unique programs and their heads")
     sub.add_argument("--json", action="store_true", help="the same data as JSON")
     sub.set_defaults(handler=cmd_review)
@@ -118,10 +121,13 @@ def summary_table(summary: dict) -> object:
     table.add_row("mean held-out IoU", f"{summary['mean_iou']:.3f}")
     table.add_row("heads above 0.75", str(summary["heads_above_0.75"]))
     table.add_row("library size", str(summary["library_size"]))
+    replaced = summary.get("heads_replaced", {})
     for fraction, value in summary["perplexity"].items():
         change = summary["perplexity_increase"][fraction]
-        table.add_row(f"perplexity, {float(fraction):.0%} replaced",
-                      f"{value:.2f} ({change:+.1%})")
+        heads, of = replaced.get(fraction, (None, None))
+        label = (f"{float(fraction):.0%} replaced" if heads is None or of is None
+                 else f"{heads} of {of} heads replaced")
+        table.add_row(f"perplexity, {label}", f"{value:.2f} ({change:+.1%})")
     for stage, seconds in summary["stage_seconds"].items():
         table.add_row(f"time: {stage}", f"{seconds:.1f} s")
     return table

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ._extract import extract, fingerprint
-from ._rundir import RunDir, read_json
+from ._rundir import PERPLEXITY, SELECTION, RunDir, read_json
 
 FRACTIONS = (0.0, 0.1, 0.25, 0.5)
 
@@ -33,8 +33,8 @@ def evaluate(run_folder: str | Path, corpus: str, max_passages: int = 0,
     report = progress or (lambda stage, done, total: None)
     run = RunDir(run_folder)
     settings = run.read_manifest()["settings"]
-    selection = read_json(run.path("selection.json"))
-    order = [tuple(h) for h in read_json(run.path("perplexity.json"))["order"]]
+    selection = read_json(run.path("selection.json"), SELECTION)
+    order = [tuple(h) for h in read_json(run.path("perplexity.json"), PERPLEXITY)["order"]]
     model, tokenizer = load_model(settings["model"], attention="eager")
     found = split_texts(corpus, settings["model"], tokenizer, settings["max_tokens"],
                         pack=settings.get("pack", True))  # runs made before `pack` packed

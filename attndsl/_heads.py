@@ -11,12 +11,32 @@ class HeadSpecError(AttnDslError):
     """A head spec that does not parse or names heads the model does not have."""
 
 
-def _part(text: str, size: int, what: str, spec: str) -> range:
+def _parts(spec: str) -> list[tuple[str, str]]:
+    """The (layer, head) texts of a spec, each a number or '*' (syntax only)."""
+    spec = (spec or "*").replace(" ", "")
+    parts = []
+    for item in spec.split(","):
+        layer, dot, head = ("*.*" if item == "*" else item).partition(".")
+        if not dot or not layer or not head:
+            raise HeadSpecError(f"head spec {spec!r}: {item!r} is not LAYER.HEAD; write e.g. "
+                                "12.3, 5.* or *.0, joined by commas")
+        for text, what in ((layer, "layer"), (head, "head")):
+            if text != "*" and not (text.isascii() and text.isdigit()):
+                raise HeadSpecError(f"head spec {spec!r}: {what} {text!r} is not a number or "
+                                    "'*'; write LAYER.HEAD, e.g. 0.3,5.*")
+        parts.append((layer, head))
+    return parts
+
+
+def head_spec(spec: str) -> str:
+    """A spec whose syntax is valid (for the command line: checked before any work)."""
+    _parts(spec)
+    return spec
+
+
+def _range(text: str, size: int, what: str, spec: str) -> range:
     if text == "*":
         return range(size)
-    if not text.isdigit():
-        raise HeadSpecError(f"head spec {spec!r}: {what} {text!r} is not a number or '*'; "
-                            "write LAYER.HEAD, e.g. 0.3,5.*")
     value = int(text)
     if value >= size:
         raise HeadSpecError(f"head spec {spec!r}: {what} {value} does not exist (the model has "
@@ -26,17 +46,11 @@ def _part(text: str, size: int, what: str, spec: str) -> range:
 
 def parse_heads(spec: str | None, layers: int, heads: int) -> list[Head]:
     """The heads a spec names, sorted and without repeats (None or "" or "*": all heads)."""
-    spec = (spec or "*").replace(" ", "")
+    spec = spec or "*"
     chosen: set[Head] = set()
-    for item in spec.split(","):
-        if item == "*":
-            item = "*.*"
-        layer_text, dot, head_text = item.partition(".")
-        if not dot or not layer_text or not head_text:
-            raise HeadSpecError(f"head spec {spec!r}: {item!r} is not LAYER.HEAD; write e.g. "
-                                "12.3, 5.* or *.0, joined by commas")
-        for layer in _part(layer_text, layers, "layer", spec):
-            chosen.update((layer, head) for head in _part(head_text, heads, "head", spec))
+    for layer_text, head_text in _parts(spec):
+        for layer in _range(layer_text, layers, "layer", spec):
+            chosen.update((layer, head) for head in _range(head_text, heads, "head", spec))
     return sorted(chosen)
 
 

@@ -111,7 +111,9 @@ def perplexity_table(model: Any, tokenizer: Any, texts: Sequence[str], order: Se
     """Perplexity on `texts` at each fraction of heads replaced (the first of `order`) by
     their programs, beside the baselines on the same heads: mean ablation (when `means`, the
     heads' mean outputs over the fit split, are given), uniform causal and first-token
-    attention. One row per fraction: {"fraction", "heads", "programs", "mean", ...}."""
+    attention. One row per fraction: {"fraction", "heads", "of", "programs", "mean", ...}
+    ("heads" replaced out of "of"); a fraction that replaces no more heads than the row
+    before it (only `len(order)` heads can be replaced) gets no row."""
     from ._perplexity import fixed_patterns, mean_patterns, perplexity
 
     def measure(patterns: PatternFn | None) -> float:
@@ -120,7 +122,9 @@ def perplexity_table(model: Any, tokenizer: Any, texts: Sequence[str], order: Se
     rows = []
     for fraction in fractions:
         heads = heads_at(order, fraction, total)
-        row: dict[str, Any] = {"fraction": fraction, "heads": len(heads)}
+        if rows and len(heads) <= rows[-1]["heads"]:
+            continue
+        row: dict[str, Any] = {"fraction": fraction, "heads": len(heads), "of": total}
         if not heads:
             plain = measure(None)
             row.update({"programs": plain, **{name: plain for name in BASELINES}})

@@ -18,7 +18,7 @@ from ._check import Checked, check
 from ._errors import AttnDslError
 from ._features import SequenceFeatures
 from ._interpret import interpret
-from ._parse import parse, read_source
+from ._parse import MAX_SOURCE_BYTES, parse, read_source
 
 ID_LENGTH = 16
 
@@ -40,7 +40,8 @@ class Program:
         """Read, parse and check a program file."""
         path = Path(path)
         try:
-            data = path.read_bytes()
+            with path.open("rb") as handle:  # one byte past the limit says "too long"
+                data = handle.read(MAX_SOURCE_BYTES + 1)
         except OSError as exc:
             raise AttnDslError(f"{path}: cannot read program: {exc.strerror or exc}") from None
         return cls.from_source(data, str(path))

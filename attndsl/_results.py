@@ -21,7 +21,7 @@ from ._extract import AttentionCache
 from ._features import normalise_token, spelling_scheme
 from ._heads import format_head, parse_heads
 from ._program import Program
-from ._rundir import RunDir, read_json, read_jsonl
+from ._rundir import PERPLEXITY, SELECTION, SUMMARY, RunDir, read_json, read_jsonl
 from ._summary import HeadSummary
 
 WINDOW = 32  # most tokens a heatmap shows
@@ -65,7 +65,7 @@ class RunResults:
             raise ReviewError(f"{self.folder}: not a run directory (no run.json); give the "
                               "folder that `attndsl run --out DIR` wrote")
         self.manifest = self.run.read_manifest()
-        self.selection = read_json(self.run.path("selection.json"))
+        self.selection = read_json(self.run.path("selection.json"), SELECTION)
 
     @property
     def settings(self) -> dict[str, Any]:
@@ -77,7 +77,7 @@ class RunResults:
         written it yet, as while its report stage runs)."""
         path = self.run.path("summary.json")
         if path.is_file():
-            return read_json(path)
+            return read_json(path, SUMMARY)
         from ._stages import summary
 
         return summary(self.run)
@@ -86,7 +86,7 @@ class RunResults:
     def perplexity(self) -> list[dict[str, Any]]:
         """Rows of `perplexity.json`: fraction, heads, and perplexity with programs and with
         each baseline."""
-        return read_json(self.run.path("perplexity.json"))["rows"]
+        return read_json(self.run.path("perplexity.json"), PERPLEXITY)["rows"]
 
     def heads(self) -> list[dict[str, Any]]:
         """Every explained head's selection entry, by layer then head."""

@@ -64,15 +64,68 @@ def write_json(path: str | Path, value: Any) -> None:
     write_text(path, json.dumps(value, indent=2, ensure_ascii=False) + "\n")
 
 
-def read_json(path: str | Path) -> Any:
-    """A JSON file; a missing or corrupt one is a RunError naming it."""
+class Each:
+    """A schema for a JSON object with any keys, each value of `schema`."""
+
+    def __init__(self, schema: Any) -> None:
+        self.schema = schema
+
+
+Number = (int, float)
+#: The shapes of the run directory's JSON files, as `read_json(path, schema)` checks them: a
+#: type (or tuple of types), `{key: schema}` (these keys required, others allowed), `[schema]`
+#: (a list of items of that schema) or `Each(schema)`.
+MANIFEST = {"version": int, "settings": dict, "stages": Each({"seconds": Number})}
+SELECTION = {"heads": [{"layer": int, "head": int, "program_id": str, "select_iou": Number,
+                        "test_iou": Number}],
+             "programs": Each({"source": str, "heads": [str], "name": str})}
+PERPLEXITY = {"order": [[int]], "rows": [{"fraction": Number, "heads": int, "programs": Number}]}
+SUMMARY = {"heads": int, "mean_iou": Number, "library_size": int, "perplexity": Each(Number),
+           "perplexity_increase": Each(Number), "stage_seconds": Each(Number)}
+
+
+def _mismatch(value: Any, schema: Any, where: str) -> str | None:
+    """Where and how `value` differs from `schema` (None when it fits)."""
+    if isinstance(schema, dict):
+        if not isinstance(value, dict):
+            return f"{where or 'the file'} should be an object, not {type(value).__name__}"
+        for key, inner in schema.items():
+            if key not in value:
+                return f"{where or 'the file'} lacks {key!r}"
+            found = _mismatch(value[key], inner, f"{where}.{key}" if where else key)
+            if found:
+                return found
+        return None
+    if isinstance(schema, list):
+        if not isinstance(value, list):
+            return f"{where} should be a list, not {type(value).__name__}"
+        return next((m for k, item in enumerate(value)
+                     if (m := _mismatch(item, schema[0], f"{where}[{k}]"))), None)
+    if isinstance(schema, Each):
+        return _mismatch(value, {}, where) or next(
+            (m for key, item in value.items()
+             if (m := _mismatch(item, schema.schema, f"{where}[{key!r}]"))), None)
+    types = schema if isinstance(schema, tuple) else (schema,)
+    if (isinstance(value, bool) and bool not in types) or not isinstance(value, types):
+        return f"{where} should be {' or '.join(t.__name__ for t in types)}, not {value!r:.40}"
+    return None
+
+
+def read_json(path: str | Path, schema: Any = None,
+              remedy: str = "remove it to recompute that stage") -> Any:
+    """A JSON file, checked against `schema` when given; a missing, corrupt or misshapen
+    one is a RunError naming it, what is wrong, and the `remedy`."""
     path = Path(path)
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        value = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise RunError(f"{path}: missing; the stage that writes it has not run") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise RunError(f"{path}: corrupt ({exc}); remove it to recompute that stage") from None
+        raise RunError(f"{path}: corrupt ({exc}); {remedy}") from None
+    problem = _mismatch(value, schema, "") if schema is not None else None
+    if problem:
+        raise RunError(f"{path}: not a file this attndsl wrote ({problem}); {remedy}")
+    return value
 
 
 def _jsonl(entries: Iterable[dict]) -> str:
@@ -141,7 +194,8 @@ class RunDir:
         if found != RUN_VERSION:
             raise RunError(f"{self.folder}: a run directory of layout version {found}; this "
                            f"attndsl reads version {RUN_VERSION}: start a new run with --out")
-        return manifest
+        return read_json(self.manifest_path, MANIFEST,
+                         "it records the whole run: start a new one with --out")
 
     def start(self, settings: dict, resume: bool) -> dict:
         """Create the run (or, with `resume`, check the settings match the earlier run's)."""

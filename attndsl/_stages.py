@@ -23,6 +23,8 @@ from ._heads import format_head
 from ._headselect import fraction_key
 from ._pipeline import SPLITS, Context
 from ._rundir import (
+    PERPLEXITY,
+    SELECTION,
     RunDir,
     append_jsonl,
     read_json,
@@ -181,7 +183,7 @@ def chosen_kernels(run: RunDir) -> dict[Head, Any]:
     from ._program import Program
     from .compiler import compile_many
 
-    selection = read_json(run.path("selection.json"))
+    selection = read_json(run.path("selection.json"), SELECTION)
     ids = list(selection["programs"])
     programs = [Program.from_source(selection["programs"][pid]["source"], f"{pid}.py")
                 for pid in ids]
@@ -236,8 +238,8 @@ def stage_report(context: Context) -> dict:
 def summary(run: RunDir) -> dict:
     """The run's headline numbers: heads explained, held-out IoU, library size, perplexity at
     each fraction of heads replaced, and wall time per stage."""
-    selection = read_json(run.path("selection.json"))
-    table = read_json(run.path("perplexity.json"))["rows"]
+    selection = read_json(run.path("selection.json"), SELECTION)
+    table = read_json(run.path("perplexity.json"), PERPLEXITY)["rows"]
     ious = [e["test_iou"] for e in selection["heads"]]
     base = table[0]["programs"]
     return {
@@ -248,6 +250,8 @@ def summary(run: RunDir) -> dict:
         "perplexity": {fraction_key(row["fraction"]): row["programs"] for row in table},
         "perplexity_increase": {fraction_key(row["fraction"]): row["programs"] / base - 1
                                 for row in table},
+        "heads_replaced": {fraction_key(row["fraction"]): [row["heads"], row.get("of")]
+                           for row in table},
         "stage_seconds": {name: facts["seconds"]
                           for name, facts in run.read_manifest()["stages"].items()},
     }
