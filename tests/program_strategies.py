@@ -107,6 +107,16 @@ FLOAT_LITERALS = ("0.5", "1.0", "2.0", "0.0", "0.25", "3.5", "-1.5", "0.1", "1e-
                   ".5", "7.", "1e300", "1.5e-310", "-0.0")
 STRINGS = ("the", " the", "The", ".", ",", "!", "?", "\n", " ", "cat", " cat", "s", "'s", '"',
            "a", " a", "", "  ", "é", "…", "\\", "It", " it")
+# Extremes (`programs(extreme=True)`): int64 edges, denormal, huge and non-finite floats,
+# strings with odd spacing and characters, index arithmetic that wraps around int64, and
+# wide and deep expressions near the checker's limits.
+EXTREME_INTS = ("9223372036854775807", "-9223372036854775807", "(-9223372036854775807 - 1)",
+                "4611686018427387904", "137438953473", "3037000500", "4294967296")
+EXTREME_FLOATS = ("5e-324", "1e-323", "2.2250738585072014e-308", "4.9e-324",
+                  "1.7976931348623157e308", "1e308", "-1e308", "(1e308 * 10.0)",
+                  "(-1e308 * 10.0)", "(1e308 * 10.0 - 1e308 * 10.0)")
+ODD_STRINGS = ("  the", "   ", "  ", "\t", "\n\n", " \n", "é", "中", "😀", " 😀", "ﬁ", "İ",
+               "ß", "Σ", "\u00a0", "\u200b", " İ", "\\n", "''", "  .")
 DOCSTRINGS = ('"""Generated: a random program."""',
               '"""Head: one line."""',
               "'''Single quotes: it's fine.'''",
@@ -172,8 +182,9 @@ def _string_literal(value: str, double: bool) -> str:
 class _Generator:
     """Writes one program, drawing every decision from hypothesis."""
 
-    def __init__(self, draw, max_statements: int) -> None:
+    def __init__(self, draw, max_statements: int, extreme: bool = False) -> None:
         self.draw = draw
+        self.extreme = extreme
         self.lines: list[str] = []
         self.budget = max_statements
         self.used: set[str] = set()
@@ -250,12 +261,16 @@ class _Generator:
                 return self.choice(names)
             if not const and self.chance(10):
                 return f"len({self.param})"
+            if self.extreme and self.chance(30):
+                return self.choice(EXTREME_INTS)
             return self.choice(BIG_INTS) if self.chance(5) else self.choice(INT_LITERALS)
         if kind == "float":
             if names and self.chance(50):
                 return self.choice(names)
             if self.out_ready and not const and self.chance(25):
                 return f"{self.out}[{self.index(scope, 0)}, {self.index(scope, 0)}]"
+            if self.extreme and self.chance(30):
+                return self.choice(EXTREME_FLOATS)
             return self.choice(FLOAT_LITERALS)
         if kind == "bool":
             if names and self.chance(50):
@@ -285,6 +300,8 @@ class _Generator:
             return f"{op}{self.wrap(self.operand(scope, size, const))}"
         if form == "abs":
             return f"abs({self.operand(scope, size, const)})"
+        if form == "minmax" and self.extreme and not const and self.chance(10):
+            return f"{self.choice(('min', 'max'))}({', '.join(self.wide('int', scope))})"
         if form == "minmax":
             args = [self.expr("int", scope, size, const)]
             args += [self.operand(scope, size, const) for _ in range(self.number(1, 2))]
@@ -343,6 +360,8 @@ class _Generator:
             return f"({' '.join(parts)})"
         if form == "boolop":
             values = [self.expr("bool", scope, size, const) for _ in range(self.number(2, 3))]
+            if self.extreme and not const and self.chance(10):
+                values = self.wide("bool", scope)
             joiner = " and " if self.chance(50) else " or "
             return f"({joiner.join(values)})"
         if form == "not":
@@ -363,7 +382,8 @@ class _Generator:
         last_is_str = False
         for _ in range(self.choice((1, 1, 2))):
             if self.chance(30):
-                count = self.number(1, 4)
+                count = self.number(1, 4) if not (self.extreme and self.chance(20)) else \
+                    self.number(20, 300)
                 items = [self.string() for _ in range(count)]
                 text = ", ".join(items) + ("," if count == 1 or self.chance(20) else "")
                 if last_is_str:
@@ -382,7 +402,19 @@ class _Generator:
         return f"({' '.join(parts)})"
 
     def string(self) -> str:
-        return _string_literal(self.choice(STRINGS), self.chance(50))
+        pool = ODD_STRINGS if self.extreme and self.chance(40) else STRINGS
+        return _string_literal(self.choice(pool), self.chance(50))
+
+    def wide(self, kind: str, scope: Scope) -> list[str]:
+        """Many atoms (up to the checker's MAX_OPERANDS) for one `and`/`or`/`min`/`max`."""
+        return [self.atom(kind, scope) for _ in range(self.number(4, 64))]
+
+    def deep(self, scope: Scope) -> str:
+        """A float nested 10 to 40 calls deep."""
+        depth = self.number(10, 40)
+        inner = self.atom("float", scope)
+        return "".join(self.choice(("abs(", "-(", "max(1.5, ")) for _ in range(depth)) + \
+            inner + ")" * depth
 
     def _tok(self, scope: Scope, size: int, const: bool) -> str:
         form = self.choice(("index", "lower", "ifexp"))
@@ -400,6 +432,13 @@ class _Generator:
             return self.expr("int", scope, size)
         loops = list(scope.loops if scope.live else self.loop_vars)
         n = self.length()
+        if self.extreme and self.chance(15):  # wraps around int64 on the way
+            base = self.choice([*loops, "0", n])
+            big, other = self.choice(EXTREME_INTS), self.choice(EXTREME_INTS)
+            return self.choice((
+                f"min({self.choice(STRUCTURAL)}({base}) + {big} + {other}, {n} - 1)",
+                f"max({base} - {big} - {other}, 0)", f"({base} + {big})",
+                f"min({base} * {big}, {n} - 1)", f"abs({base} - {big} - 2)"))
         base = self.choice([*loops, *loops, *loops, *loops, "0", "0", f"{n} - 1", n, "-1"])
         if self.chance(20):
             base = f"{self.choice(STRUCTURAL)}({base})"
@@ -612,6 +651,8 @@ class _Generator:
                 value = f"{self.choice(MATH)}({loops[-1]} + {self.choice(('1', '0.5', '-1'))})"
         else:
             value = self.expr("num", scope, self.number(0, 3))
+        if self.extreme and self.chance(5):
+            value = self.deep(scope)
         self.emit(scope, f"{self.out}[{row}, {col}] {op}= {value}")
 
     def condition(self, scope: Scope) -> str:
@@ -824,9 +865,11 @@ class _Generator:
 
 
 @st.composite
-def programs(draw, max_statements: int = MAX_STATEMENTS) -> str:
-    """Source text of a random program that `attndsl.load` accepts."""
-    return _Generator(draw, max_statements).program()
+def programs(draw, max_statements: int = MAX_STATEMENTS, extreme: bool = False) -> str:
+    """Source text of a random program that `attndsl.load` accepts; `extreme`: with the
+    extreme literals, odd strings, wrapping index arithmetic and wide and deep expressions
+    above."""
+    return _Generator(draw, max_statements, extreme).program()
 
 
 # --------------------------------------------------------------------- sentences

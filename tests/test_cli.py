@@ -3,17 +3,33 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+
+import pytest
 
 import attndsl
 
 PREVIOUS = str(attndsl.library_dir() / "previous_token.py")
 
 
-def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+def run(*args: str, stdin: str | None = None, env: dict | None = None,
+        ) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "attndsl", *args], input=stdin,
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=120,
+                          env={**os.environ, **(env or {})})
+
+
+def one_line_error(result: subprocess.CompletedProcess, *words: str) -> str:
+    """The one stderr line of a command that failed with exit status 2, naming `words`."""
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    for word in words:
+        assert word in lines[0]
+    return lines[0]
 
 
 def test_check_library_passes():
@@ -69,3 +85,41 @@ def test_help_has_examples():
     for command in ("check", "canon", "interpret", "library"):
         result = run(command, "--help")
         assert result.returncode == 0 and "Examples:" in result.stdout
+
+
+@pytest.mark.parametrize("args, words", [
+    (["run", "--max-tokens", "0"], ["--max-tokens", "at least 1"]),
+    (["run", "--max-tokens", "-3"], ["--max-tokens", "negative"]),
+    (["run", "--heads", "²"], ["--heads", "'²'"]),
+    (["run", "--heads", "①"], ["--heads", "'①'"]),
+    (["run", "--heads", "0.①"], ["--heads", "'①'"]),
+    (["run", "--max-passages", "x"], ["--max-passages", "not a whole number"]),
+    (["run", "--timeout", "0"], ["--timeout", "not above 0"]),
+    (["perplexity", "--fraction", "2"], ["--fraction", "not a fraction"]),
+    (["perplexity", "--fraction", "-0.5"], ["--fraction", "not above 0"]),
+    (["perplexity", "--heads", "x.1"], ["--heads", "'x'"]),
+    (["bench", "--length", "0"], ["--length"]),
+])
+def test_bad_command_lines_are_one_line_and_exit_2(args, words):
+    one_line_error(run(*args), *words)
+
+
+def test_an_output_folder_that_is_a_file_is_refused_before_any_work(tmp_path):
+    target = tmp_path / "file"
+    target.write_text("x")
+    one_line_error(run("extract", "--out", str(target)), str(target), "not a folder")
+    one_line_error(run("run", "--out", str(target)), str(target), "not a folder")
+
+
+def test_a_cache_folder_under_a_file_is_one_clear_error(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    result = run("compile", PREVIOUS, "--backend", "numba",
+                 env={"ATTNDSL_CACHE": str(blocker / "cache")})
+    one_line_error(result, str(blocker), "Not a directory")
+
+
+def test_an_endless_file_is_read_only_up_to_the_size_limit():
+    result = run("check", "/dev/zero")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "/dev/zero:1:65537: error: program too long" in result.stderr

@@ -69,3 +69,13 @@ def test_perplexity_table_rows(setup):
     for row in rows[1:]:
         assert set(row) >= {"programs", "mean", "uniform", "first"}
         assert row["programs"] != plain and row["uniform"] != row["first"]
+
+
+def test_fractions_that_replace_no_more_heads_get_no_row(setup):
+    """Two explained heads of 270: 10%, 25% and 50% would all replace the same two."""
+    model, tokenizer, vocab, kernels = setup
+    order = sorted(kernels)[:2]
+    rows = perplexity_table(model, tokenizer, TEXTS, order, kernels, vocab, total=270,
+                            fractions=(0.0, 0.1, 0.25, 0.5))
+    assert [(r["fraction"], r["heads"], r["of"]) for r in rows] == [(0.0, 0, 270),
+                                                                    (0.1, 2, 270)]

@@ -210,3 +210,44 @@ def test_passages_are_sentences_or_packed_and_spread_through_each_split(tiny, tm
         assert texts[split] == spread(every[split], limit) != every[split][:limit]
     one_sentence = [len(sentences(t)) == 1 for t in every["test"]]
     assert all(one_sentence) if not pack else not all(one_sentence)
+
+
+def test_hostile_llm_answers_are_checked_never_executed(tiny, tmp_path, monkeypatch):
+    """An endpoint answers with a docstring that breaks a comment line (rejected by the
+    checker) and with a valid program whose docstring, names and literals hold code and
+    markup: no marker file appears, no kernel file holds any of that text, and the report
+    holds only its own two script elements (tests/test_report.py escapes a hostile name)."""
+    from openai_stub import StubServer, completion
+
+    from attndsl.prompts import answer
+
+    marker = tmp_path / "PWNED"
+    cache = tmp_path / "kernels"
+    monkeypatch.setenv("ATTNDSL_CACHE", str(cache))
+    escaped = ("def head(tokens):\n"
+               f"    \"x\\rimport os;os.system('touch {marker}')\"\n"
+               "    n = len(tokens)\n    out = zeros(n, n)\n    for i in range(n):\n"
+               "        out[i, i] = 1.0\n    return out\n")
+    hostile = ("def head(tokens):\n"
+               f"    \"\"\"</script><script>alert(1)</script>\n    import os; os.system('touch "
+               f"{marker}')\n    \"\"\"\n"
+               "    n = len(tokens)\n    out = zeros(n, n)\n    for i in range(n):\n"
+               "        system = i - 1\n        if tokens[i] == \"</script>\":\n"
+               "            system = 0\n        out[i, max(system, 0)] = 1.0\n    return out\n")
+    text = "\n".join([answer("escape", escaped), answer("markup", hostile)])
+    out = tmp_path / "hostile-run"
+    with StubServer(lambda body: completion(text)) as server:
+        run_pipeline(options(tiny, synth="llm", base_url=server.url, heads="1.0",
+                             refine_rounds=0, repair_rounds=0), str(out))
+    assert not marker.exists()
+    [entry] = read_jsonl(out / "candidates.jsonl")
+    assert len(entry["candidates"]) == 1  # the escaped docstring was rejected
+    kernels = list((cache / "kernels").glob("k_*.py"))
+    assert kernels
+    for path in kernels:
+        source = path.read_text()
+        assert source.isascii()
+        for text in ("os.system", "touch", "script", "system", str(marker)):
+            assert text not in source
+    report = (out / "report.html").read_text()
+    assert "alert(1)</script>" not in report and report.count("<script") == 2

@@ -142,3 +142,33 @@ def test_a_directory_that_is_not_a_run_is_refused(run, tmp_path):
     with pytest.raises(ReviewError, match="extract stage has not run"):
         review(uncached, head="0.0")
     assert issubclass(ReviewError, AttnDslError) and issubclass(HeadSpecError, AttnDslError)
+
+
+@pytest.mark.parametrize("name, change, problem", [
+    ("run.json", lambda m: {k: v for k, v in m.items() if k != "settings"},
+     "the file lacks 'settings'"),
+    ("run.json", lambda m: {**m, "stages": []}, "stages should be an object"),
+    ("run.json", lambda m: {**m, "settings": "x"}, "settings should be dict"),
+    ("run.json", lambda m: {**m, "stages": {"extract": 3}}, "stages['extract'] should be an"),
+    ("selection.json", lambda m: 3, "the file should be an object"),
+    ("selection.json", lambda m: {**m, "heads": [{"layer": "0"}]}, "heads[0].layer should be"),
+    ("selection.json", lambda m: {**m, "programs": []}, "programs should be an object"),
+    ("perplexity.json", lambda m: {**m, "rows": {}}, "rows should be a list"),
+    ("summary.json", lambda m: [], "the file should be an object"),
+], ids=range(9))
+def test_run_files_of_the_wrong_shape_are_one_clear_line(run, tmp_path, capsys, name, change,
+                                                          problem):
+    from attndsl._cli import main
+
+    copy = broken(run, tmp_path, lambda c: write_json(c / name, change(read_json(c / name))))
+    for command in (["review", str(copy)], ["report", str(copy)],
+                    ["run", "--resume", "--out", str(copy)]):
+        capsys.readouterr()
+        assert main(command) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and "Traceback" not in err
+        if command[0] != "run" or name == "run.json":
+            assert f"{name}: not a file this attndsl wrote ({problem}" in err.replace(
+                str(copy) + "/", "")
+            assert ("start a new one with --out" if name == "run.json"
+                    else "remove it to recompute that stage") in err
