@@ -13,7 +13,10 @@ from numba import njit, prange, types
 
 from attndsl._features import structure
 
-_jit = njit(cache=True, inline="always")
+# Helpers are left to LLVM to inline: Numba's own `inline="always"` re-types each helper at
+# every call site, which doubled the compile time of a kernel (benchmarks/bench_kernels.py
+# shows the same throughput either way).
+_jit = njit(cache=True)
 
 _ints = types.int64[::1]
 #: The signature of every emitted `program(tok, n, raw, key_class, lower_map, tests, lit,
