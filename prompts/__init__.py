@@ -5,7 +5,8 @@ The templates are the markdown files beside this module, with `${name}` placehol
 people read) and the worked examples (`examples.md`); `user.md` asks for programs for one head's
 summary; `repair.md` sends back the checker's errors; `refine.md` shows the best program's
 held-out results. A worked example names a starter-library program as `${answer_<stem>}` and is
-rendered from that program's file, so no program text is copied by hand.
+rendered from that program's file, so no program text is copied by hand. Program text sent
+back to the LLM sits in a fence it cannot close (`fenced`), its hypothesis on one line.
 """
 
 from __future__ import annotations
@@ -30,9 +31,22 @@ def render(name: str, **values: object) -> str:
     return Template(template(name)).substitute({k: str(v) for k, v in values.items()}).strip()
 
 
+def fenced(text: str, language: str) -> str:
+    """`text` in a fenced block that nothing inside can close: the fence is one backtick
+    longer than the longest run of backticks in the text (at least three)."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}{language}\n{text.rstrip()}\n{fence}"
+
+
+def one_line(text: str) -> str:
+    """Text on one line (runs of whitespace, newlines included, become one space)."""
+    return " ".join(text.split())
+
+
 def answer(hypothesis: str, source: str) -> str:
     """One program as the LLM is asked to write it: a `Hypothesis:` line and a python fence."""
-    return f"Hypothesis: {hypothesis}\n```python\n{source.rstrip()}\n```"
+    return f"Hypothesis: {one_line(hypothesis)}\n{fenced(source, 'python')}"
 
 
 @functools.cache
@@ -58,7 +72,7 @@ def user_prompt(layer: int, head: int, summary: str, count: int) -> str:
 
 def repair_prompt(rejected: Sequence[tuple[str, str]]) -> str:
     """Send rejected programs back: (hypothesis, the checker's error text) for each."""
-    errors = "\n\n".join(f"Program with hypothesis {hyp!r}:\n```text\n{err.strip()}\n```"
+    errors = "\n\n".join(f"Program with hypothesis {hyp!r}:\n{fenced(err.strip(), 'text')}"
                          for hyp, err in rejected)
     return render("repair", rejected=len(rejected), errors=errors)
 
@@ -67,5 +81,4 @@ def refine_prompt(layer: int, head: int, summary: str, hypothesis: str, source: 
                   report: str, count: int) -> str:
     """Ask for fixes to the best program so far, given how it does on held-out text."""
     return render("refine", layer=layer, head=head, summary=summary.strip(),
-                  hypothesis=hypothesis, source=source.rstrip(), report=report.strip(),
-                  count=count)
+                  program=answer(hypothesis, source), report=report.strip(), count=count)

@@ -114,6 +114,13 @@ EXPECTED: dict[str, tuple[str, int, int]] = {
     "81_exec_marker_loop.py": ("unknown-name", 5, 21),
     "82_subprocess.py": ("forbidden", 1, 1),
     "83_nested_loops_literals.py": ("loop-bound", 4, 14),
+    # A carriage return (or U+2028) once broke the kernel's comment line and ran the rest.
+    "84_docstring_carriage_return.py": ("string", 2, 5),
+    "85_docstring_line_separator.py": ("string", 2, 5),
+    "86_circled_digit_name.py": ("name", 1, 5),  # not a Python identifier
+    "87_superscript_name.py": ("name", 4, 5),
+    "88_five_thousand_digits.py": ("literal", 4, 9),  # past Python's own digit limit
+    "89_wide_min.py": ("too-big", 4, 9),
 }
 
 HEAD = "def head(tokens):\n    n = len(tokens)\n    out = zeros(n, n)\n"

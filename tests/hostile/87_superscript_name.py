@@ -1,0 +1,5 @@
+def head(tokens):
+    n = len(tokens)
+    out = zeros(n, n)
+    x² = 1
+    return out
