@@ -118,7 +118,11 @@ def test_bounded_run_on_the_real_smollm2(tmp_path, capsys):
                  "--cost-passages", "2", "--out", str(out)]) == 0
     summary = read_json(out / "summary.json")
     assert summary["heads"] == 18 and summary["mean_iou"] > 0.4
-    assert summary["perplexity"]["0"] < summary["perplexity"]["0.5"] < 100
+    # 10% of 270 heads would be 27: all 18 explained heads, and 25% or 50% no more
+    assert summary["heads_replaced"] == {"0": [0, 270], "0.1": [18, 270]}
+    assert summary["perplexity"]["0"] < summary["perplexity"]["0.1"] < 100
+    printed = capsys.readouterr().out
+    assert "18 of 270 heads replaced" in printed and "50%" not in printed
     assert (out / "report.html").is_file()
     assert main(["review", str(out), "--head", "15.3"]) == 0
     assert "15.3" in capsys.readouterr().out

@@ -229,12 +229,17 @@ BIG = "9223372036854775807"
     [f"x = -(-{BIG} - 1)", "if x < 0:", "    out[i, 0] = 1.0", "out[i, i] = 0.5"],
     [f"x = abs(-{BIG} - 1)", "if x < 0:", "    out[i, 0] = 1.0", "out[i, i] = 0.5"],
     [f"x = (-{BIG} - 1) // -1", "if x < 0:", "    out[i, 0] = 1.0", "out[i, i] = 0.5"],
+    [f"x = abs(i - {BIG} - 1)", "if x < 0:", "    out[i, 0] = 1.0", "out[i, i] = 0.5"],
+    [f"x = -(i - {BIG} - 1)", "if x < 0:", "    out[i, 0] = 1.0", "out[i, i] = 0.5"],
+    [f"x = (i - {BIG} - 1) // -1", "if x < 0:", "    out[i, 0] = 1.0", "out[i, i] = 0.5"],
+    [f"x = (i - {BIG} - 1) % -1", "if x == 0:", "    out[i, 0] = 1.0", "out[i, i] = 0.5"],
+    [f"x = (i + {BIG}) * (i + {BIG})", "if x > i:", "    out[i, 0] = 1.0", "out[i, i] = 0.5"],
     ["out[i, 0] = 5e-324", "out[i, i] += 1e-323"],
     ["out[i, 0] = 5e-324", "out[i, i] = 2.2250738585072014e-308"],
     ["out[i, 0] = 1e308 * 10.0", "out[i, i] = 1e308"],
     ['if tokens[i] == "  the":', "    out[i, 0] = 1.0", "out[i, i] = 0.01"],
     ['if tokens[i] in ("  the", "   "):', "    out[i, 0] = 1.0", "out[i, i] = 0.01"],
-], ids=range(15))
+], ids=range(20))
 def test_extreme_programs_give_the_interpreters_matrices(lines):
     assert_backends_agree(program(*lines))
 
