@@ -3,8 +3,6 @@ edge cases, ragged and chunked output, the kernel cache."""
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -27,16 +25,7 @@ EDGE_CASES = [
 ]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def kernel_cache(tmp_path_factory):
-    """Keep this module's kernels in a cache of its own (Numba's runtime stays warm)."""
-    old = os.environ.get("ATTNDSL_CACHE")
-    os.environ["ATTNDSL_CACHE"] = str(tmp_path_factory.mktemp("kernels"))
-    yield
-    if old is None:
-        os.environ.pop("ATTNDSL_CACHE")
-    else:
-        os.environ["ATTNDSL_CACHE"] = old
+pytestmark = pytest.mark.usefixtures("module_kernel_cache")
 
 
 def assert_matches(program, kernel, token_lists):
