@@ -93,6 +93,19 @@ def _err(message: str, rule: str, line: int, column: int, width: int, filename: 
 # ------------------------------------------------------------------ reading text
 
 
+#: Bidirectional formatting characters, which make text display in another order than it is.
+_BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
+                  "\u2066\u2067\u2068\u2069")
+
+
+def _forbidden_char(char: str) -> bool:
+    """C0 and C1 controls but newline and tab, DEL, line and paragraph separators, bidi:
+    refused anywhere in a program's text, and in the value of any string literal."""
+    code = ord(char)
+    return ((code < 0x20 and char not in "\n\t") or 0x7F <= code <= 0x9F
+            or char in "\u2028\u2029" or char in _BIDI)
+
+
 def read_source(data: str | bytes, filename: str = "<program>") -> str:
     """Decode and screen program text: UTF-8, at most 64 KiB, no tabs or control characters."""
     raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else bytes(data)
@@ -122,10 +135,10 @@ def read_source(data: str | bytes, filename: str = "<program>") -> str:
             errors.append(_err("tab in indentation: indent with spaces (4 per level), not tabs",
                                "tabs", number, column, 1, filename, text))
         for column, char in enumerate(line_text, start=1):
-            code = ord(char)
-            if (code < 32 and char != "\t") or code == 127 or 0xD800 <= code < 0xE000:
+            if _forbidden_char(char) or 0xD800 <= ord(char) < 0xE000:
                 errors.append(_err(f"control character U+{ord(char):04X} is not allowed in a "
-                                   "program", "encoding", number, column, 1, filename, text))
+                                   "program (comments included)", "encoding", number, column,
+                                   1, filename, text))
                 break
     if errors:
         raise ProgramError(errors)
@@ -330,18 +343,6 @@ def _ident(token: Token) -> str:
     return unicodedata.normalize("NFKC", str(token))
 
 
-#: Bidirectional formatting characters, which make text display in another order than it is.
-_BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
-                  "\u2066\u2067\u2068\u2069")
-
-
-def _forbidden_in_string(char: str) -> bool:
-    """C0 and C1 controls but newline and tab, DEL, line and paragraph separators, bidi."""
-    code = ord(char)
-    return ((code < 0x20 and char not in "\n\t") or 0x7F <= code <= 0x9F
-            or char in "\u2028\u2029" or char in _BIDI)
-
-
 def _bad_ident(token: Token) -> str | None:
     """Why a name is not a Python identifier (None when it is one)."""
     text = str(token)
@@ -533,7 +534,7 @@ class _Builder(Transformer_NonRecursive):
         except (SyntaxError, ValueError, Warning):
             self._error("invalid escape in string literal", "string", _tok_pos(token))
             value = ""
-        bad = next((c for c in value if _forbidden_in_string(c)), None)
+        bad = next((c for c in value if _forbidden_char(c)), None)
         if bad is not None:
             self._error(f"string literal holds the control character U+{ord(bad):04X} "
                         f"({unicodedata.name(bad, 'a control character')}); strings may hold "

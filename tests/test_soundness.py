@@ -129,6 +129,16 @@ def test_control_characters_in_docstrings_and_strings_are_rejected(escape):
         assert first.rule == "string" and "control character" in first.message
 
 
+@pytest.mark.parametrize("char", ["\u2028", "\u2029", "\x85", "\u202e", "\u2066", "\x9b"])
+def test_line_separators_and_bidi_controls_are_rejected_in_comments_too(char):
+    """Text that would display in another order than it runs ("Trojan Source")."""
+    source = HEAD + f"    # note {char} here\n" + SETUP + "        out[i, i] = 1.0\n" + TAIL
+    with pytest.raises(attndsl.ProgramError) as caught:
+        attndsl.load(source)
+    first = caught.value.errors[0]
+    assert (first.rule, first.line, first.column) == ("encoding", 2, 12)
+
+
 def test_newlines_and_tabs_stay_allowed_in_strings():
     attndsl.load(program('if tokens[i] in ("\\n", "\\t", " \\n"):', "    out[i, 0] = 1.0"))
 
