@@ -79,15 +79,20 @@ class UsageError(AttnDslError):
 
 
 def read_input(name: str) -> tuple[bytes, str]:
-    """The bytes of a program file (or stdin), at most one byte past the size limit: enough
-    for the front end to say the program is too long, however big (or endless) the file."""
-    if name == "-":
-        return sys.stdin.buffer.read(MAX_SOURCE_BYTES + 1), "<stdin>"
+    """The bytes of a program file (or stdin). Reading stops one byte past the size limit,
+    however big (or endless, as /dev/zero) the file: such a file is a usage error."""
     try:
-        with open(name, "rb") as handle:
-            return handle.read(MAX_SOURCE_BYTES + 1), name
+        if name == "-":
+            data, name = sys.stdin.buffer.read(MAX_SOURCE_BYTES + 1), "<stdin>"
+        else:
+            with open(name, "rb") as handle:
+                data = handle.read(MAX_SOURCE_BYTES + 1)
     except OSError as exc:
         raise UsageError(f"cannot read {name}: {exc.strerror or exc}") from None
+    if len(data) > MAX_SOURCE_BYTES:
+        raise UsageError(f"cannot read {name} as a program: it is over {MAX_SOURCE_BYTES:,} "
+                         "bytes, and a program is one small function")
+    return data, name
 
 
 def load_program_file(name: str) -> Program:
