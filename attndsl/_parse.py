@@ -107,7 +107,8 @@ def _forbidden_char(char: str) -> bool:
 
 
 def read_source(data: str | bytes, filename: str = "<program>") -> str:
-    """Decode and screen program text: UTF-8, at most 64 KiB, no tabs or control characters."""
+    """Decode and screen program text: UTF-8, at most 64 KiB, no tabs in indentation, no
+    control, line-separator or bidi characters (`_forbidden_char`)."""
     raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else bytes(data)
     if len(raw) > MAX_SOURCE_BYTES:
         head = raw[:MAX_SOURCE_BYTES].decode("utf-8", "replace")
