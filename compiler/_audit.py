@@ -19,9 +19,9 @@ import re
 
 from attndsl._errors import AttnDslError
 
-from ._numba import HEADER, PARAMS
+from ._numba import HEADER, PARAMS, PROGRAM_ID
 
-_HEADER = re.compile(r"# attndsl kernel for program [0-9a-f]{1,64}")
+_HEADER = re.compile(r"# attndsl kernel for program " + PROGRAM_ID.pattern)
 _LOCAL = re.compile(r"v[0-9]+")
 _NUMPY = {"int64", "float64", "inf", "nan"}
 _RUNTIME = {"iadd", "isub", "imul", "ineg", "iabs", "ifloordiv", "imod", "fdiv", "ffloordiv",

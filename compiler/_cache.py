@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
-import re
 import shutil
 import sys
 import tempfile
@@ -19,6 +18,7 @@ from pathlib import Path
 from types import ModuleType
 
 from . import _audit
+from ._numba import PROGRAM_ID
 
 COMPILER_VERSION = "2"
 
@@ -59,7 +59,7 @@ def write_atomic(path: Path, text: str) -> None:
 def module_path(program_id: str, source: str) -> Path:
     """The cache file for a kernel module's source, written (or repaired) if needed.
     The source must pass `_audit.check_module`; the id must be hexadecimal."""
-    if not re.fullmatch(r"[0-9a-f]{1,64}", program_id):
+    if not PROGRAM_ID.fullmatch(program_id):
         raise _audit.KernelSourceError(f"refused a kernel file name for id {program_id[:20]!r}")
     _audit.check_module(source)
     path = kernel_dir() / f"k_{program_id}_{source_key(source)}.py"
