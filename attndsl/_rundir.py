@@ -122,7 +122,13 @@ def read_json(path: str | Path, schema: Any = None,
         raise RunError(f"{path}: missing; the stage that writes it has not run") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise RunError(f"{path}: corrupt ({exc}); {remedy}") from None
-    problem = _mismatch(value, schema, "") if schema is not None else None
+    return value if schema is None else shaped(path, value, schema, remedy)
+
+
+def shaped(path: str | Path, value: Any, schema: Any, remedy: str) -> Any:
+    """`value`, read from `path`, if it fits `schema`; else a RunError naming the file, what
+    is wrong and the `remedy`."""
+    problem = _mismatch(value, schema, "")
     if problem:
         raise RunError(f"{path}: not a file this attndsl wrote ({problem}); {remedy}")
     return value
@@ -194,8 +200,8 @@ class RunDir:
         if found != RUN_VERSION:
             raise RunError(f"{self.folder}: a run directory of layout version {found}; this "
                            f"attndsl reads version {RUN_VERSION}: start a new run with --out")
-        return read_json(self.manifest_path, MANIFEST,
-                         "it records the whole run: start a new one with --out")
+        return shaped(self.manifest_path, manifest, MANIFEST,
+                      "it records the whole run: start a new one with --out")
 
     def start(self, settings: dict, resume: bool) -> dict:
         """Create the run (or, with `resume`, check the settings match the earlier run's)."""
