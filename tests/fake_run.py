@@ -10,6 +10,7 @@ import zlib
 from pathlib import Path
 
 import numpy as np
+from sample_data import SAMPLE
 
 from attndsl import library, split_words
 from attndsl._extract import DTYPE, FORMAT_VERSION
@@ -17,7 +18,7 @@ from attndsl._rundir import RunDir, write_json, write_text
 from attndsl._summary import summarise_all
 from attndsl.scores import soft_iou
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "tinystories"
+DATA = SAMPLE.parent
 LAYERS, HEADS = 2, 3
 #: head → library program its attention follows (head 1.2 is left unexplained)
 PROGRAMS = {(0, 0): "previous_token", (0, 1): "first_token_sink", (0, 2): "previous_token",

@@ -31,7 +31,7 @@ code, constant-only expressions, unused locals, `pass`, comments and docstrings.
 the parameter, output and length may take each other's conventional names (`def f(out):`).
 
 `sentences()` draws token lists: windows of 0 to 40 tokens from the TinyStories sample
-(`shared/data/tinystories/valid-sample.jsonl`, split with `attndsl.split_words`) and
+(`tests/data/tinystories/valid-sample.jsonl`, split with `attndsl.split_words`) and
 hand-picked edge cases (empty, one token, repeats, punctuation only, whitespace and newlines,
 capitalised words).
 
@@ -55,9 +55,9 @@ import functools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 from hypothesis import strategies as st
+from sample_data import SAMPLE
 
 import attndsl
 
@@ -80,7 +80,7 @@ BOUND_CAP = (2, 100)
 #: Most statements in one program (not counting the header and the final return).
 MAX_STATEMENTS = 22
 
-STORIES_PATH = Path(__file__).parents[2] / "shared/data/tinystories/valid-sample.jsonl"
+STORIES_PATH = SAMPLE
 
 Bound = tuple[int, int]
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
+from sample_data import SAMPLE
 
 from attndsl._corpus import (
     CorpusError,
@@ -14,8 +14,6 @@ from attndsl._corpus import (
     sentences,
     split_passages,
 )
-
-SAMPLE = Path(__file__).parents[2] / "shared/data/tinystories/valid-sample.jsonl"
 
 
 def test_sentences_join_back_and_end_at_punctuation():

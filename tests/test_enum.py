@@ -9,11 +9,11 @@ The sentence used by hand below (word tokens, as `split_words` cuts them):
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from sample_data import SAMPLE
 
 import attndsl
 from attndsl import _enum_kernels as K
@@ -42,7 +42,7 @@ from attndsl.compiler import word_vocab
 from attndsl.scores import soft_iou
 
 TOKENS = ["The", " cat", " sat", ".", " The", " cat", " ran", "."]
-CORPUS = Path(__file__).resolve().parents[2] / "shared/data/tinystories/valid-sample.jsonl"
+CORPUS = SAMPLE
 
 
 def sentences(count: int, words: int = 40) -> list[list[str]]:

@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from sample_data import SAMPLE
 from tiny_model import tiny_llama
 
 from attndsl import split_words
@@ -84,12 +85,11 @@ def test_refuses_another_corpus_and_corrupt_data(tmp_path, model_and_tokenizer):
 
 @pytest.mark.slow
 def test_smollm2_attention_rows_are_distributions(tmp_path):
-    from pathlib import Path
 
     from attndsl._corpus import passages, read_documents
     from attndsl._models import load_model
 
-    sample = Path(__file__).parents[2] / "shared/data/tinystories/valid-sample.jsonl"
+    sample = SAMPLE
     texts = [p.text for p in passages(read_documents(sample)[:3], max_tokens=64, pack=True)][:4]
     model, tokenizer = load_model("smollm2")
     cache = extract(model, tokenizer, texts, tmp_path, "smollm2", max_tokens=64)

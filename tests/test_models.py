@@ -8,13 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from sample_data import SAMPLE
 
 import attndsl
 from attndsl import _models
 from attndsl._models import ModelError, ModelSpec, describe, load_model, model_folder, pull
 from attndsl.compiler import Batch, Vocab, compile
-
-SAMPLE = Path(__file__).parents[2] / "shared/data/tinystories/valid-sample.jsonl"
 
 
 def test_unknown_model_lists_the_known_ones():

@@ -6,6 +6,7 @@ import math
 
 import pytest
 import torch
+from sample_data import SAMPLE
 from test_extract import TEXTS, WordTokenizer
 from tiny_model import tiny_llama
 
@@ -47,12 +48,11 @@ def test_baselines_change_perplexity_and_means_are_per_head(model_and_tokenizer)
 
 @pytest.mark.slow
 def test_smollm2_perplexity_and_a_baseline():
-    from pathlib import Path
 
     from attndsl._corpus import passages, read_documents
     from attndsl._models import load_model
 
-    sample = Path(__file__).parents[2] / "shared/data/tinystories/valid-sample.jsonl"
+    sample = SAMPLE
     texts = [p.text for p in passages(read_documents(sample)[:4], max_tokens=96, pack=True)]
     model, tokenizer = load_model("smollm2", attention="sdpa")
     plain = perplexity(model, tokenizer, texts)

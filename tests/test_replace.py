@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from sample_data import SAMPLE
 
 from attndsl._replace import replaced
 
@@ -84,7 +85,6 @@ def test_smollm2_identity():
 @pytest.mark.slow
 def test_gemma3_identity_beyond_its_sliding_window():
     import json
-    from pathlib import Path
 
     from attndsl._models import load_model
 
@@ -95,7 +95,7 @@ def test_gemma3_identity_beyond_its_sliding_window():
     head = torch.nn.Linear(model.config.hidden_size, 8192, bias=False)
     head.weight = torch.nn.Parameter(model.lm_head.weight[:8192].detach())
     model.lm_head = head
-    sample = Path(__file__).parents[2] / "shared/data/tinystories/valid-sample.jsonl"
+    sample = SAMPLE
     text = " ".join(json.loads(line)["text"] for line in sample.read_text().splitlines()[:8])
     ids = tokenizer(text)["input_ids"][: window + 88]  # <bos> first
     assert len(ids) == window + 88

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
 from rich.console import Console
+from sample_data import SAMPLE
 from test_extract import WordTokenizer
 
 from attndsl import token_key
@@ -26,7 +26,6 @@ from attndsl._summary import (
 )
 from attndsl._summary_view import render_summary
 
-SAMPLE = Path(__file__).parents[2] / "shared/data/tinystories/valid-sample.jsonl"
 EXTRA = ("Supercalifragilisticexpialidocious is a word.\nThe cat sat. The cat sat again, "
          "and the cat sat once more.")
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-CORPUS = Path(__file__).parents[2] / "shared" / "data" / "tinystories" / "valid-sample.jsonl"
+from sample_data import SAMPLE
+
+CORPUS = SAMPLE
 
 
 def save_tiny_model(folder: Path, texts: list[str], layers: int = 2, heads: int = 4) -> Path:
