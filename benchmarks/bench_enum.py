@@ -21,12 +21,12 @@ from pathlib import Path
 
 import numpy as np
 
-from attndsl._enum import enumerate_candidates, fit_passages
-from attndsl._extract import AttentionCache
-from attndsl._library import library
-from attndsl._models import load_tokenizer
 from attndsl.compiler import Vocab
-from attndsl.scores import score_programs
+from attndsl.lang._library import library
+from attndsl.models._extract import AttentionCache
+from attndsl.models._registry import load_tokenizer
+from attndsl.synth.enum._enumerate import enumerate_candidates, fit_passages
+from attndsl.synth.scores import score_programs
 
 GOOD = 0.75
 

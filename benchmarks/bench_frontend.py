@@ -72,8 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     import attndsl
-    from attndsl._check import check
-    from attndsl._parse import parse
+    from attndsl.lang._check import check
+    from attndsl.lang._parse import parse
 
     rows = [{"stage": "grammar load (new process, Lark cache warm)", "program": "-", "lines": 0,
              "median_ms": round(_cold_load_ms(), 2), "p90_ms": None}]

@@ -34,10 +34,10 @@ import numpy as np
 import torch
 
 import attndsl
+from attndsl.bench._kernels import load_corpus
+from attndsl.bench._kernels_report import load_average
 from attndsl.compiler import Vocab, word_vocab
-from attndsl.compiler._bench import load_corpus
-from attndsl.compiler._bench_report import load_average
-from attndsl.scores import _pairwise_torch, pairwise, run_kernels, score_patterns
+from attndsl.synth.scores import _pairwise_torch, pairwise, run_kernels, score_patterns
 
 TARGET_S = 60.0
 LAYERS, HEADS = 30, 9
@@ -66,8 +66,8 @@ def load(args) -> tuple[object, Vocab, str]:
     if args.cache:
         from transformers import AutoTokenizer
 
-        from attndsl._extract import AttentionCache
-        from attndsl._models import model_folder
+        from attndsl.models._extract import AttentionCache
+        from attndsl.models._registry import model_folder
 
         cache = AttentionCache(args.cache)
         tokenizer = AutoTokenizer.from_pretrained(model_folder(cache.manifest["model"]))

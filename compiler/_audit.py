@@ -17,8 +17,7 @@ from __future__ import annotations
 import ast
 import re
 
-from attndsl._errors import AttnDslError
-
+from ..lang import AttnDslError
 from ._numba import HEADER, PARAMS, PROGRAM_ID
 
 _HEADER = re.compile(r"# attndsl kernel for program " + PROGRAM_ID.pattern)

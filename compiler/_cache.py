@@ -10,25 +10,16 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import os
 import shutil
 import sys
-import tempfile
 from pathlib import Path
 from types import ModuleType
 
+from .._io import cache_root, write_text
 from . import _audit
 from ._numba import PROGRAM_ID
 
 COMPILER_VERSION = "2"
-
-
-def cache_root() -> Path:
-    """`$ATTNDSL_CACHE`, else `$XDG_CACHE_HOME/attndsl`, else `~/.cache/attndsl`."""
-    if os.environ.get("ATTNDSL_CACHE"):
-        return Path(os.environ["ATTNDSL_CACHE"])
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "attndsl"
 
 
 def kernel_dir() -> Path:
@@ -44,18 +35,6 @@ def source_key(source: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write `text` to `path` through a temporary file and a rename."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def module_path(program_id: str, source: str) -> Path:
     """The cache file for a kernel module's source, written (or repaired) if needed.
     The source must pass `_audit.check_module`; the id must be hexadecimal."""
@@ -68,7 +47,7 @@ def module_path(program_id: str, source: str) -> Path:
     except (OSError, UnicodeDecodeError):
         current = None
     if current != source:
-        write_atomic(path, source)
+        write_text(path, source)
         purge(path)
     return path
 

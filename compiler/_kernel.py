@@ -16,9 +16,7 @@ import numba
 import numpy as np
 import torch
 
-from attndsl._errors import AttnDslError
-from attndsl._program import Program
-
+from ..lang import AttnDslError, Program
 from . import _cache
 from ._batch import Batch, ragged_offsets
 from ._ir import Lowered
@@ -46,6 +44,23 @@ class Kernel:
     source: str = ""
     fallback_reason: str | None = None
     _impl: object = field(default=None, repr=False)
+
+    @property
+    def vectorise_reason(self) -> str | None:
+        """Why the torch backend cannot vectorise this program (None: it can)."""
+        from ._torch import vectorise_reason
+
+        return vectorise_reason(self.lowered)
+
+    def listing(self) -> str:
+        """The code that runs: the Numba kernel module, or the lowered IR that the torch
+        backend runs as broadcasting tensor code."""
+        if self.backend == "numba":
+            return self.source
+        from ._numba import emit_block
+
+        return "\n".join(["# lowered IR, run as broadcasting tensor code (loops = dims)",
+                          *emit_block(self.lowered)])
 
     # ------------------------------------------------------------ running
     def __call__(self, batch: Batch | Sequence[Sequence[int]], vocab: Vocab,

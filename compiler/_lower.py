@@ -7,11 +7,8 @@ into table lookups, structural builtins into array lookups, chained comparisons 
 
 from __future__ import annotations
 
-from attndsl import _ast as A
-from attndsl._builtins import T
-from attndsl._check import Checked, int_literal
-from attndsl._features import STRUCTURAL, TOKEN_TESTS, token_key
-
+from ..lang import STRUCTURAL, TOKEN_TESTS, Checked, T, int_literal, token_key
+from ..lang import syntax as A
 from . import _ir as I
 
 _TYPE = {T.BOOL: "bool", T.INT: "int", T.FLOAT: "float", T.TOK: "tok"}

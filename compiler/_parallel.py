@@ -10,8 +10,7 @@ import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 
-from attndsl._program import Program
-
+from ..lang import Program
 from ._kernel import Kernel, compile, is_cached
 
 #: below this many uncached programs, starting workers costs more than it saves

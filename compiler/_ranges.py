@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from attndsl._ast import map_children
-
+from ..lang import map_children
 from . import _ir as I
 from ._batch import MAX_LENGTH
 

@@ -11,7 +11,7 @@ import math
 import numpy as np
 from numba import njit, prange, types
 
-from attndsl._features import structure
+from ..lang import structure
 
 # Helpers are left to LLVM to inline: Numba's own `inline="always"` re-types each helper at
 # every call site, which doubled the compile time of a kernel (benchmarks/bench_kernels.py

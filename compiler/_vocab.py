@@ -16,10 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from attndsl._errors import AttnDslError
-from attndsl._features import (
+from ..lang import (
     LAYOUT_FLAGS,
     TOKEN_TESTS,
+    AttnDslError,
     layout_flags,
     normalise_token,
     spelling_scheme,
@@ -52,6 +52,10 @@ class Vocab:
         when no token has that key)."""
         return np.array([self.classes.get(k, NO_CLASS) for k in keys] or [0],
                         dtype=np.int64)
+
+    def holds(self, test: str) -> np.ndarray:
+        """Whether token test `test` (e.g. "is_punct") holds, per id: bool [V']."""
+        return self.tests[TEST_NAMES.index(test)]
 
     def encode(self, tokens: Sequence[str]) -> np.ndarray:
         """Ids of token texts, which must all be in the vocabulary."""

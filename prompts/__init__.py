@@ -52,7 +52,7 @@ def answer(hypothesis: str, source: str) -> str:
 @functools.cache
 def system_prompt() -> str:
     """The system prompt: task, language reference, worked examples, answer format."""
-    from .._library import library
+    from ..lang import library
 
     programs = library()
     stems = _LIBRARY_ANSWER.findall(template("examples"))

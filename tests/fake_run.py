@@ -1,4 +1,4 @@
-"""A small fake run directory for the review and report tests, in the format `_stages`
+"""A small fake run directory for the review and report tests, in the format `attndsl.pipeline` writes
 writes: 2 layers × 3 heads, each head's attention a known library program blended with a
 uniform head, test passages of plain-text tokens (one passage holds hostile tokens such as
 `</script>`). No model is loaded."""
@@ -13,10 +13,10 @@ import numpy as np
 from sample_data import SAMPLE
 
 from attndsl import library, split_words
-from attndsl._extract import DTYPE, FORMAT_VERSION
-from attndsl._rundir import RunDir, write_json, write_text
-from attndsl._summary import summarise_all
-from attndsl.scores import soft_iou
+from attndsl.models._extract import DTYPE, FORMAT_VERSION
+from attndsl.rundir import RunDir, write_json, write_text
+from attndsl.synth import summarise_all
+from attndsl.synth.scores import soft_iou
 
 DATA = SAMPLE.parent
 LAYERS, HEADS = 2, 3
@@ -47,7 +47,7 @@ def real_attention(tokens: list[str], blend: float = 0.8) -> np.ndarray:
 
 
 def write_cache(folder: Path, texts: list[list[str]]) -> None:
-    """An attention cache (`attndsl._extract` format) of `texts` with `real_attention`."""
+    """An attention cache (`attndsl.models.extract` format) of `texts` with `real_attention`."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "manifest.json").write_text(json.dumps(
         {"version": FORMAT_VERSION, "model": "fake", "layers": LAYERS, "heads": HEADS,
@@ -67,8 +67,8 @@ def write_cache(folder: Path, texts: list[list[str]]) -> None:
 
 def make_run(folder: Path, texts: list[list[str]] | None = None) -> Path:
     """Write a whole fake run into `folder` and return it."""
-    from attndsl._extract import AttentionCache
-    from attndsl._stages import summary
+    from attndsl.models import AttentionCache
+    from attndsl.rundir import run_summary
 
     texts = texts or passages()
     run = RunDir(folder)
@@ -105,5 +105,5 @@ def make_run(folder: Path, texts: list[list[str]] | None = None) -> Path:
     write_json(run.path("perplexity.json"), {"order": [list(h) for h in heads], "rows": rows})
     for k, name in enumerate(STAGES):
         run.finish_stage(name, 1.5 * (k + 1))
-    write_json(run.path("summary.json"), summary(run))
+    write_json(run.path("summary.json"), run_summary(run))
     return run.folder

@@ -5,8 +5,8 @@ import json
 
 from rich.console import Console
 
-from attndsl.compiler._bench import run_kernel_benchmark
-from attndsl.compiler._bench_report import TARGETS
+from attndsl.bench import run_kernel_benchmark
+from attndsl.bench._kernels_report import TARGETS
 
 PROGRAMS = ["previous_token", "uniform_causal"]
 ROW_KEYS = {"program", "backend", "matrices_per_s", "gb_per_s", "compile_s", "cached_load_s"}

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from program_strategies import Scope, _Generator, minimise, programs, sentences, tinystories_samples
 
 import attndsl
-from attndsl._printer import print_function
+from attndsl.lang._printer import print_function
 
 #: No shrink phase: `check_minimised` reports a small failing program in seconds instead.
 PROPERTY = settings(max_examples=150, deadline=None,

@@ -7,13 +7,7 @@ import json
 import pytest
 from sample_data import SAMPLE
 
-from attndsl._corpus import (
-    CorpusError,
-    passages,
-    read_documents,
-    sentences,
-    split_passages,
-)
+from attndsl.models._corpus import CorpusError, passages, read_documents, sentences, split_passages
 
 
 def test_sentences_join_back_and_end_at_punctuation():
@@ -97,7 +91,7 @@ def test_plain_text_documents_are_blank_line_separated(tmp_path):
 
 
 def test_the_shipped_corpus_reads_and_matches_its_prompts():
-    from attndsl._sample import CORPUS_FILE, DEFAULT_STORIES, prompt_for
+    from attndsl.models._sample import CORPUS_FILE, DEFAULT_STORIES, prompt_for
 
     documents = read_documents(CORPUS_FILE)
     assert len(documents) == DEFAULT_STORIES
@@ -122,7 +116,7 @@ def bos_tokenizer(words=("the", "cat", "sat", "on", "mat", ".", "a", "dog", "ran
 
 
 def test_token_counter_measures_and_cuts_in_model_tokens():
-    from attndsl._corpus import token_counter
+    from attndsl.models._corpus import token_counter
 
     tokenizer = bos_tokenizer()
     count, cut = token_counter(tokenizer)

@@ -16,19 +16,13 @@ import pytest
 from sample_data import SAMPLE
 
 import attndsl
-from attndsl import _enum_kernels as K
-from attndsl._corpus import spread
-from attndsl._enum import enumerate_candidates, query_classes
-from attndsl._enum_data import (
-    attractors,
-    fit_data,
-    rows_of,
-    rule_outputs,
-    word_output,
-)
-from attndsl._enum_search import Search
-from attndsl._features import split_words
-from attndsl._mixture import (
+from attndsl.compiler import word_vocab
+from attndsl.lang import split_words
+from attndsl.models import spread
+from attndsl.synth.enum import _kernels as K
+from attndsl.synth.enum._data import attractors, fit_data, rows_of, rule_outputs, word_output
+from attndsl.synth.enum._enumerate import enumerate_candidates, query_classes
+from attndsl.synth.enum._mixture import (
     MixtureError,
     branched_source,
     canonical_weights,
@@ -37,9 +31,9 @@ from attndsl._mixture import (
     mass_probe,
     mixture_program,
 )
-from attndsl._primitives import QUERY_CLASSES, primitive, primitives, word_rule
-from attndsl.compiler import word_vocab
-from attndsl.scores import soft_iou
+from attndsl.synth.enum._primitives import QUERY_CLASSES, primitive, primitives, word_rule
+from attndsl.synth.enum._search import Search
+from attndsl.synth.scores import soft_iou
 
 TOKENS = ["The", " cat", " sat", ".", " The", " cat", " ran", "."]
 CORPUS = SAMPLE
@@ -317,8 +311,8 @@ class PlantedModel:
 def test_enumerate_candidates_explains_planted_heads(tmp_path):
     from test_extract import WordTokenizer
 
-    from attndsl._extract import extract
-    from attndsl.scores import score_programs
+    from attndsl.models import extract
+    from attndsl.synth.scores import score_programs
 
     texts = ["".join(split_words(json.loads(line)["text"])[:50])
              for line in CORPUS.read_text().splitlines()[:40]]

@@ -11,7 +11,7 @@ from sample_data import SAMPLE
 from tiny_model import tiny_llama
 
 from attndsl import split_words
-from attndsl._extract import AttentionCache, CacheError, extract
+from attndsl.models import AttentionCache, CacheError, extract
 
 
 class WordTokenizer:
@@ -86,8 +86,8 @@ def test_refuses_another_corpus_and_corrupt_data(tmp_path, model_and_tokenizer):
 @pytest.mark.slow
 def test_smollm2_attention_rows_are_distributions(tmp_path):
 
-    from attndsl._corpus import passages, read_documents
-    from attndsl._models import load_model
+    from attndsl.models import load_model
+    from attndsl.models._corpus import passages, read_documents
 
     sample = SAMPLE
     texts = [p.text for p in passages(read_documents(sample)[:3], max_tokens=64, pack=True)][:4]

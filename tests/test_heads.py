@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from attndsl._heads import HeadSpecError, format_head, parse_heads
+from attndsl.models import HeadSpecError, format_head, parse_heads
 
 
 def test_specs_name_heads():

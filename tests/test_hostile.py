@@ -157,7 +157,7 @@ GENERATED: dict[str, tuple[bytes, str, int, int | None]] = {
     "one_megabyte.py": (
         _MB_TEXT.encode(),
         "too-long",
-        *_offset_position(_MB_TEXT, attndsl._parse.MAX_SOURCE_BYTES),
+        *_offset_position(_MB_TEXT, attndsl.lang.MAX_SOURCE_BYTES),
     ),
     # 5,000 nested parentheses: CPython rejects more than 200 ("too many nested
     # parentheses"), so this is not a Python program; which paren is reported is up to attndsl.
@@ -171,7 +171,7 @@ GENERATED: dict[str, tuple[bytes, str, int, int | None]] = {
     "overlong_line.py": (
         _OVERLONG_LINE.encode(),
         "too-long",
-        *_offset_position(_OVERLONG_LINE, attndsl._parse.MAX_SOURCE_BYTES),
+        *_offset_position(_OVERLONG_LINE, attndsl.lang.MAX_SOURCE_BYTES),
     ),
     "garbage_bytes.py": (bytes(range(255, -1, -1)) * 4, "encoding", 1, 1),
     # NUL..0x7f decode fine (one newline among them); the first bad byte is 0x80.

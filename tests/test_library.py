@@ -1,4 +1,4 @@
-"""Tests for the starter library (attndsl/library/*.py).
+"""Tests for the starter library (attndsl/lang/library/*.py).
 
 Every expected matrix below is worked out by hand from the language's meaning
 (docs/language.md), never by running the interpreter.  On the sentence
@@ -24,7 +24,7 @@ import pytest
 
 import attndsl
 
-LIBRARY_DIR = Path(__file__).resolve().parent.parent / "attndsl" / "library"
+LIBRARY_DIR = attndsl.library_dir()
 
 TOKENS = ["The", " cat", " sat", ".", " The", " cat", " ran", "."]
 N = len(TOKENS)

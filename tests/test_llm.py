@@ -18,9 +18,9 @@ from openai_stub import Hang, Reply, StubServer, completion
 
 import attndsl
 from attndsl import prompts
-from attndsl._fences import Snippet, extract_programs
-from attndsl._llm import HeadResult, RefineInfo, print_token_table, synthesise
-from attndsl._llm_client import LLMConfig, LLMError, ResponseCache, backoff, retry_after
+from attndsl.synth.llm import HeadResult, RefineInfo, print_token_table, synthesise
+from attndsl.synth.llm._client import LLMConfig, LLMError, ResponseCache, backoff, retry_after
+from attndsl.synth.llm._fences import Snippet, extract_programs
 
 MARKER = Path(tempfile.gettempdir()) / "attndsl-llm-marker"
 

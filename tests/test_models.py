@@ -11,9 +11,9 @@ import torch
 from sample_data import SAMPLE
 
 import attndsl
-from attndsl import _models
-from attndsl._models import ModelError, ModelSpec, describe, load_model, model_folder, pull
 from attndsl.compiler import Batch, Vocab, compile
+from attndsl.models import _registry as _models
+from attndsl.models._registry import ModelError, ModelSpec, describe, load_model, model_folder, pull
 
 
 def test_unknown_model_lists_the_known_ones():
@@ -29,9 +29,9 @@ def test_describe_a_small_random_llama():
     config = LlamaConfig(vocab_size=64, hidden_size=32, intermediate_size=64,
                          num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2)
     facts = describe(LlamaForCausalLM(config))
-    assert facts["layers"] == 2 and facts["heads"] == 4 and facts["kv_heads"] == 2
-    assert facts["head_dim"] == 8 and facts["architecture"] == "LlamaForCausalLM"
-    assert facts["sliding_window"] is None and facts["context"] == config.max_position_embeddings
+    assert facts.layers == 2 and facts.heads == 4 and facts.kv_heads == 2
+    assert facts.head_dim == 8 and facts.architecture == "LlamaForCausalLM"
+    assert facts.sliding_window is None and facts.context == config.max_position_embeddings
 
 
 def test_describe_reports_a_sliding_window():
@@ -42,8 +42,8 @@ def test_describe_reports_a_sliding_window():
                               head_dim=8, sliding_window=4, max_position_embeddings=64,
                               layer_types=["sliding_attention", "full_attention"])
     facts = describe(Gemma3ForCausalLM(config))
-    assert (facts["kv_heads"], facts["head_dim"], facts["sliding_window"]) == (1, 8, 4)
-    assert facts["context"] == 64 and facts["architecture"] == "Gemma3ForCausalLM"
+    assert (facts.kv_heads, facts.head_dim, facts.sliding_window) == (1, 8, 4)
+    assert facts.context == 64 and facts.architecture == "Gemma3ForCausalLM"
 
 
 def _wheel(folder: Path, project: str, files: dict[str, bytes]) -> None:
@@ -132,7 +132,7 @@ def tiny_model_folder(folder: Path, context: int = 16) -> Path:
 def test_a_corrupt_converted_model_names_its_folder(cache):
     converted = tiny_model_folder(cache / "smollm2" / "converted")
     model, _ = load_model("smollm2")  # a good converted folder is used as it is
-    assert describe(model)["layers"] == 1
+    assert describe(model).layers == 1
     weights = converted / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[:100])
     with pytest.raises(ModelError, match=rf"{converted}: the converted model 'smollm2' cannot "
@@ -152,7 +152,7 @@ def test_passages_fit_the_models_context_with_room_for_its_bos(tmp_path):
 def test_smollm2_offline_with_kernels_on_its_tokenizer():
     model, tokenizer = load_model("smollm2")
     facts = describe(model)
-    assert (facts["layers"], facts["heads"], facts["kv_heads"]) == (30, 9, 3)
+    assert (facts.layers, facts.heads, facts.kv_heads) == (30, 9, 3)
     vocab = Vocab.from_tokenizer(tokenizer)
     assert vocab.size == len(tokenizer)
     text = json.loads(SAMPLE.read_text().splitlines()[0])["text"]
@@ -170,13 +170,13 @@ def test_smollm2_offline_with_kernels_on_its_tokenizer():
 
 @pytest.mark.slow
 def test_gemma3_from_its_part_wheels_adds_bos_and_predicts_stories():
-    from attndsl._corpus import passages, read_documents, token_counter
-    from attndsl._perplexity import perplexity
+    from attndsl.models import perplexity
+    from attndsl.models._corpus import passages, read_documents, token_counter
 
     model, tokenizer = load_model("gemma3-270m", attention="sdpa")  # pulled, converted
     facts = describe(model)
-    assert (facts["architecture"], facts["layers"], facts["heads"], facts["kv_heads"],
-            facts["head_dim"], facts["sliding_window"]) == ("Gemma3ForCausalLM", 18, 4, 1, 256,
+    assert (facts.architecture, facts.layers, facts.heads, facts.kv_heads,
+            facts.head_dim, facts.sliding_window) == ("Gemma3ForCausalLM", 18, 4, 1, 256,
                                                              512)
     ids = tokenizer("Once upon a time")["input_ids"]
     assert ids[0] == tokenizer.bos_token_id == 2  # Gemma needs its <bos> first

@@ -10,7 +10,7 @@ from sample_data import SAMPLE
 from test_extract import TEXTS, WordTokenizer
 from tiny_model import tiny_llama
 
-from attndsl._perplexity import fixed_patterns, head_means, mean_patterns, perplexity
+from attndsl.models import fixed_patterns, head_means, mean_patterns, perplexity
 
 
 @pytest.fixture(scope="module")
@@ -49,8 +49,8 @@ def test_baselines_change_perplexity_and_means_are_per_head(model_and_tokenizer)
 @pytest.mark.slow
 def test_smollm2_perplexity_and_a_baseline():
 
-    from attndsl._corpus import passages, read_documents
-    from attndsl._models import load_model
+    from attndsl.models import load_model
+    from attndsl.models._corpus import passages, read_documents
 
     sample = SAMPLE
     texts = [p.text for p in passages(read_documents(sample)[:4], max_tokens=96, pack=True)]
@@ -88,7 +88,7 @@ def test_overhead_benchmark_structure(tmp_path):
 
     from rich.console import Console
 
-    from attndsl._overhead import run_overhead_benchmark
+    from attndsl.bench import run_overhead_benchmark
 
     out = tmp_path / "overhead.json"
     result = run_overhead_benchmark(repeat=1, json_path=out, sentences=2, length=32,

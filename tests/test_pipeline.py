@@ -8,11 +8,11 @@ import json
 import pytest
 from tiny_model import CORPUS, save_tiny_model
 
-from attndsl._cli import main
-from attndsl._evaluate import evaluate
-from attndsl._options import RunOptions
-from attndsl._pipeline import STAGES, run_pipeline
-from attndsl._rundir import RunDir, RunError, read_json, read_jsonl
+from attndsl.cli import main
+from attndsl.pipeline import STAGES, RunOptions, evaluate, run_pipeline
+from attndsl.rundir import RunDir, RunError, read_json, read_jsonl
+
+STAGE_NAMES = [stage.name for stage in STAGES]
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +38,7 @@ def finished(tiny, tmp_path_factory):
 def test_every_stage_writes_its_files(finished):
     out, summary, seen = finished
     run = RunDir(out)
-    assert list(run.read_manifest()["stages"]) == list(STAGES)
+    assert list(run.read_manifest()["stages"]) == STAGE_NAMES
     assert {"extract fit", "summarise", "synthesise", "select", "replace"} <= set(seen)
     selection = read_json(out / "selection.json")
     assert [(e["layer"], e["head"]) for e in selection["heads"]] == [
@@ -61,7 +61,7 @@ def test_a_finished_run_resumes_without_work_and_refuses_other_settings(finished
     seen: list[str] = []
     again = run_pipeline(options(tiny), str(out), resume=True,
                          progress=lambda s, d, t: seen.append(s))
-    assert again == summary and set(seen) == set(STAGES)
+    assert again == summary and set(seen) == set(STAGE_NAMES)
     with pytest.raises(RunError, match="--resume"):
         run_pipeline(options(tiny), str(out))
     with pytest.raises(RunError, match="other settings"):
@@ -202,13 +202,13 @@ def test_evaluate_and_perplexity_from_the_command_line(finished, tmp_path, capsy
 
 @pytest.mark.parametrize("pack", [False, True])
 def test_passages_are_sentences_or_packed_and_spread_through_each_split(tiny, tmp_path, pack):
-    from attndsl._corpus import sentences, split_texts, spread
-    from attndsl._pipeline import Context
+    from attndsl.models._corpus import sentences, split_texts, spread
+    from attndsl.pipeline import Context
 
     chosen = options(tiny, pack=pack, max_passages=5, fit_passages=3)
     context = Context(chosen, RunDir(tmp_path / "run"), lambda s, d, t: None)
-    texts = context.texts()
-    every = split_texts(chosen.corpus, tiny, context.get("tokenizer"), 48, pack=pack)
+    texts = context.texts
+    every = split_texts(chosen.corpus, tiny, context.tokenizer, 48, pack=pack)
     assert {s: len(t) for s, t in texts.items()} == {"fit": 3, "select": 5, "test": 5}
     for split, limit in (("fit", 3), ("select", 5), ("test", 5)):
         assert texts[split] == spread(every[split], limit) != every[split][:limit]

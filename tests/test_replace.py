@@ -6,7 +6,7 @@ import pytest
 import torch
 from sample_data import SAMPLE
 
-from attndsl._replace import replaced
+from attndsl.models import replaced
 
 
 def tiny_llama(kv_heads: int = 2):
@@ -75,7 +75,7 @@ def test_replacing_none_changes_nothing_and_uniform_changes_the_logits():
 
 @pytest.mark.slow
 def test_smollm2_identity():
-    from attndsl._models import load_model
+    from attndsl.models import load_model
 
     model, tokenizer = load_model("smollm2", attention="sdpa")
     text = "Once upon a time, a cat sat. The cat ran home."
@@ -86,7 +86,7 @@ def test_smollm2_identity():
 def test_gemma3_identity_beyond_its_sliding_window():
     import json
 
-    from attndsl._models import load_model
+    from attndsl.models import load_model
 
     model, tokenizer = load_model("gemma3-270m", attention="sdpa")
     window = model.config.sliding_window

@@ -14,8 +14,8 @@ import pytest
 from fake_run import PROGRAMS, make_run
 
 from attndsl import library
-from attndsl._report import perplexity_svg, write_report
-from attndsl._rundir import read_json, write_json
+from attndsl.rundir import read_json, write_json
+from attndsl.views._report import perplexity_svg, write_report
 
 HOSTILE_NAME = "</script><b>bold</b>"
 HOSTILE_HYPOTHESIS = "<img src=x onerror=alert(1)> & </pre>"

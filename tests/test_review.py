@@ -13,11 +13,10 @@ from fake_run import PROGRAMS, make_run, passages
 from rich.console import Console
 
 from attndsl import library
-from attndsl._errors import AttnDslError
-from attndsl._heads import HeadSpecError
-from attndsl._results import ReviewError
-from attndsl._review import review
-from attndsl._rundir import RunError, read_json, write_json
+from attndsl.lang import AttnDslError
+from attndsl.models import HeadSpecError
+from attndsl.rundir import ReviewError, RunError, read_json, write_json
+from attndsl.views import review
 
 
 @pytest.fixture(scope="module")
@@ -158,7 +157,7 @@ def test_a_directory_that_is_not_a_run_is_refused(run, tmp_path):
 ], ids=range(9))
 def test_run_files_of_the_wrong_shape_are_one_clear_line(run, tmp_path, capsys, name, change,
                                                           problem):
-    from attndsl._cli import main
+    from attndsl.cli import main
 
     copy = broken(run, tmp_path, lambda c: write_json(c / name, change(read_json(c / name))))
     for command in (["review", str(copy)], ["report", str(copy)],

@@ -8,11 +8,11 @@ import os
 
 import pytest
 
-from attndsl._rundir import (
+from attndsl._io import _umask
+from attndsl.rundir._files import (
     RUN_VERSION,
     RunDir,
     RunError,
-    _umask,
     append_jsonl,
     read_json,
     read_jsonl,

@@ -11,8 +11,8 @@ from test_extract import TEXTS, WordTokenizer
 from tiny_model import tiny_llama
 
 from attndsl import Vocab, library
-from attndsl._extract import extract
-from attndsl.scores import (
+from attndsl.models import extract
+from attndsl.synth.scores import (
     METRICS,
     REFERENCES,
     ScoreError,

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 import attndsl
-from attndsl._interpret import interpret_raw
+from attndsl.lang._interpret import interpret_raw
 
 ABC = ["a", " b", " c"]
 INT64_MAX = 2**63 - 1

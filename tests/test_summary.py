@@ -13,9 +13,9 @@ from sample_data import SAMPLE
 from test_extract import WordTokenizer
 
 from attndsl import token_key
-from attndsl._corpus import passages, read_documents
-from attndsl._extract import extract
-from attndsl._summary import (
+from attndsl.models import extract
+from attndsl.models._corpus import passages, read_documents
+from attndsl.synth._summary import (
     CLASSES,
     OFFSETS,
     HeadSummary,
@@ -24,7 +24,7 @@ from attndsl._summary import (
     summarise,
     summarise_all,
 )
-from attndsl._summary_view import render_summary
+from attndsl.views._summary_view import render_summary
 
 EXTRA = ("Supercalifragilisticexpialidocious is a word.\nThe cat sat. The cat sat again, "
          "and the cat sat once more.")

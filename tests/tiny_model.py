@@ -17,7 +17,7 @@ def save_tiny_model(folder: Path, texts: list[str], layers: int = 2, heads: int 
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
     from attndsl import split_words
-    from attndsl._features import _WORDS
+    from attndsl.lang._features import _WORDS
 
     words = sorted({w for text in texts for w in split_words(text)})
     vocab = {"<unk>": 0, **{w: i + 1 for i, w in enumerate(words)}}

@@ -1,0 +1,95 @@
+"""Models and text: the registry of offline models, corpora and their held-out splits, the
+shipped sample corpus, head specs, attention extraction into a resumable cache, replacing
+heads by surrogate patterns, and perplexity with replacement costs.
+
+Modules that bring in torch (`_replace`, `_perplexity`) are imported on first use.
+"""
+
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_exports
+from ._corpus import SPLITS, CorpusError, read_documents, split_texts, spread
+from ._extract import AttentionCache, CacheError, extract, fingerprint
+from ._heads import (
+    Head,
+    HeadSpecError,
+    as_layers,
+    format_head,
+    fraction_key,
+    head_spec,
+    heads_at,
+    parse_heads,
+    replacement_order,
+)
+from ._registry import (
+    DEFAULT_MODEL,
+    REGISTRY,
+    ModelError,
+    ModelFacts,
+    describe,
+    is_pulled,
+    load_model,
+    load_tokenizer,
+    pull,
+)
+from ._sample import CORPUS_FILE, sample_stories
+
+if TYPE_CHECKING:
+    from ._perplexity import (
+        fixed_patterns,
+        head_costs,
+        head_means,
+        kernel_patterns,
+        mean_patterns,
+        perplexity,
+        perplexity_table,
+    )
+    from ._replace import Patterns, recording, replaced
+
+_TORCH = {name: "._perplexity" for name in (
+    "fixed_patterns", "head_costs", "head_means", "kernel_patterns", "mean_patterns",
+    "perplexity", "perplexity_table")}
+_TORCH.update(dict.fromkeys(("Patterns", "recording", "replaced"), "._replace"))
+__getattr__ = lazy_exports(__name__, _TORCH)
+
+__all__ = [
+    "CORPUS_FILE",
+    "DEFAULT_MODEL",
+    "REGISTRY",
+    "SPLITS",
+    "AttentionCache",
+    "CacheError",
+    "CorpusError",
+    "Head",
+    "HeadSpecError",
+    "ModelError",
+    "ModelFacts",
+    "Patterns",
+    "as_layers",
+    "describe",
+    "extract",
+    "fingerprint",
+    "fixed_patterns",
+    "format_head",
+    "fraction_key",
+    "head_costs",
+    "head_means",
+    "head_spec",
+    "heads_at",
+    "is_pulled",
+    "kernel_patterns",
+    "load_model",
+    "load_tokenizer",
+    "mean_patterns",
+    "parse_heads",
+    "perplexity",
+    "perplexity_table",
+    "pull",
+    "read_documents",
+    "recording",
+    "replaced",
+    "replacement_order",
+    "sample_stories",
+    "split_texts",
+    "spread",
+]

@@ -1,0 +1,198 @@
+"""Attention extraction: every head's attention on every passage, in a resumable disk cache.
+
+Layout of a cache folder:
+
+- `manifest.json`: format version, model facts and fingerprint, corpus fingerprint, dtype;
+  a cache whose manifest does not match the request is refused, never silently reused;
+- `attention.f16`: for each passage, every layer and head's lower triangle (the causal part,
+  n(n+1)/2 entries per head) as float16, passage after passage;
+- `index.jsonl`: one line per passage, written after its data: token ids and pieces, the
+  byte offset and length of its data, and a CRC-32 that every read checks.
+
+An interrupted extraction resumes after the last passage in the index (any bytes written
+after it are dropped). Memory stays bounded: one batch of passages at a time.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+import zlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..lang import AttnDslError, normalise_token, spelling_scheme
+
+FORMAT_VERSION = 1
+DTYPE = np.float16
+
+
+class CacheError(AttnDslError):
+    """An attention cache that is missing, corrupt, or made for another model or corpus."""
+
+
+def fingerprint(items: Sequence[Any]) -> str:
+    """A short content hash of JSON-serialisable items."""
+    return hashlib.sha256(json.dumps(list(items), sort_keys=True).encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Record:
+    """One passage in the cache."""
+
+    index: int
+    ids: tuple[int, ...]
+    pieces: tuple[str, ...]  # the tokenizer's spelling of each token
+    offset: int
+    nbytes: int
+    crc: int
+
+    @property
+    def n(self) -> int:
+        return len(self.ids)
+
+
+def _triangle(n: int) -> tuple[np.ndarray, np.ndarray]:
+    return np.tril_indices(n)
+
+
+class AttentionCache:
+    """Read access to an extraction folder: passages, and attention per passage."""
+
+    def __init__(self, folder: str | Path) -> None:
+        self.folder = Path(folder)
+        try:
+            self.manifest = json.loads((self.folder / "manifest.json").read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise CacheError(f"{self.folder}: not an attention cache ({exc})") from None
+        if self.manifest.get("version") != FORMAT_VERSION:
+            raise CacheError(f"{self.folder}: cache format {self.manifest.get('version')}, "
+                             f"this attndsl reads {FORMAT_VERSION}; extract again")
+        self.layers, self.heads = self.manifest["layers"], self.manifest["heads"]
+        self.records = _read_index(self.folder / "index.jsonl")
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    @functools.cached_property
+    def scheme(self) -> str:
+        """How the tokenizer spells word starts (`spelling_scheme` over every passage)."""
+        return spelling_scheme(p for record in self.records for p in record.pieces)
+
+    def tokens(self, passage: int) -> list[str]:
+        """The token texts of a passage, as programs see them."""
+        return [normalise_token(p, self.scheme) for p in self.records[passage].pieces]
+
+    def attention(self, passage: int) -> np.ndarray:
+        """Attention of every head on a passage: float32 [layers, heads, n, n]."""
+        record = self.records[passage]
+        with open(self.folder / "attention.f16", "rb") as handle:
+            handle.seek(record.offset)
+            data = handle.read(record.nbytes)
+        if len(data) != record.nbytes or zlib.crc32(data) != record.crc:
+            raise CacheError(f"{self.folder}: passage {passage} fails its checksum; the cache "
+                             "is corrupt, extract again")
+        n = record.n
+        lower = np.frombuffer(data, dtype=DTYPE).reshape(self.layers, self.heads, -1)
+        full = np.zeros((self.layers, self.heads, n, n), dtype=np.float32)
+        rows, cols = _triangle(n)
+        full[:, :, rows, cols] = lower
+        return full
+
+
+def _read_index(path: Path) -> list[Record]:
+    records: list[Record] = []
+    if not path.is_file():
+        return records
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        try:
+            entry = json.loads(line)
+            records.append(Record(entry["index"], tuple(entry["ids"]), tuple(entry["pieces"]),
+                                  entry["offset"], entry["nbytes"], entry["crc"]))
+        except (json.JSONDecodeError, KeyError, TypeError):
+            if number == len(path.read_text().splitlines()):
+                break  # a line cut short by a crash: that passage is extracted again
+            raise CacheError(f"{path}:{number}: corrupt index line") from None
+    return records
+
+
+def extract(model: Any, tokenizer: Any, texts: Sequence[str], folder: str | Path,
+            model_name: str, max_tokens: int = 128, batch_size: int = 8,
+            progress: Callable[[int, int], None] | None = None) -> AttentionCache:
+    """Run `model` (eager attention) on `texts` and store every head's attention in
+    `folder`, resuming an earlier run with the same model and texts."""
+    import torch
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    config = model.config
+    facts = {"layers": config.num_hidden_layers, "heads": config.num_attention_heads}
+    manifest = {"version": FORMAT_VERSION, "model": model_name, **facts,
+                "model_fingerprint": fingerprint([model_name, config.to_json_string()]),
+                "corpus_fingerprint": fingerprint(texts), "max_tokens": max_tokens,
+                "dtype": "float16", "passages": len(texts)}
+    _check_or_write_manifest(folder / "manifest.json", manifest)
+    index_path = folder / "index.jsonl"
+    done = _read_index(index_path)
+    if index_path.is_file():  # keep only whole lines: a crash may have cut the last one
+        kept = index_path.read_text().splitlines()[:len(done)]
+        index_path.write_text("".join(line + "\n" for line in kept))
+    data_path = folder / "attention.f16"
+    offset = done[-1].offset + done[-1].nbytes if done else 0
+    with open(data_path, "ab") as handle:
+        handle.truncate(offset)  # drop bytes of a passage the index never recorded
+    encoded = [tokenizer(t)["input_ids"][:max_tokens] for t in texts]
+    todo = list(range(len(done), len(texts)))
+    with open(data_path, "ab") as data, open(index_path, "a") as index:
+        for start in range(0, len(todo), batch_size):
+            batch = todo[start:start + batch_size]
+            width = max(len(encoded[i]) for i in batch)
+            ids = torch.zeros((len(batch), width), dtype=torch.long)
+            mask = torch.zeros((len(batch), width), dtype=torch.long)
+            for row, i in enumerate(batch):
+                ids[row, :len(encoded[i])] = torch.tensor(encoded[i])
+                mask[row, :len(encoded[i])] = 1
+            with torch.inference_mode():
+                out = model(input_ids=ids, attention_mask=mask, output_attentions=True)
+            stacked = torch.stack(out.attentions, dim=1)  # [B, layers, heads, T, T]
+            for row, i in enumerate(batch):
+                n = len(encoded[i])
+                rows, cols = _triangle(n)
+                lower = stacked[row, :, :, :n, :n].numpy()[:, :, rows, cols].astype(DTYPE)
+                payload = lower.tobytes()
+                data.write(payload)
+                data.flush()
+                os.fsync(data.fileno())
+                pieces = tokenizer.convert_ids_to_tokens(encoded[i])
+                entry = {"index": i, "ids": encoded[i], "pieces": pieces, "offset": offset,
+                         "nbytes": len(payload), "crc": zlib.crc32(payload)}
+                index.write(json.dumps(entry) + "\n")
+                index.flush()
+                offset += len(payload)
+            if progress:
+                progress(min(len(done) + start + len(batch), len(texts)), len(texts))
+    return AttentionCache(folder)
+
+
+def _check_or_write_manifest(path: Path, manifest: dict) -> None:
+    if path.is_file():
+        try:
+            found = json.loads(path.read_text())
+        except json.JSONDecodeError:
+            raise CacheError(f"{path}: corrupt manifest; remove the folder to extract "
+                             "again") from None
+        for key in ("version", "model_fingerprint", "corpus_fingerprint", "max_tokens"):
+            if found.get(key) != manifest[key]:
+                raise CacheError(f"{path.parent}: holds attention for another {key.split('_')[0]}"
+                                 f" ({found.get(key)} ≠ {manifest[key]}); use another folder "
+                                 "or remove this one")
+        return
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(manifest, indent=2))
+    os.replace(tmp, path)

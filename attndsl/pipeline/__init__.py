@@ -1,0 +1,14 @@
+"""The pipeline: a run's options (`RunOptions`), the context its stages share, the stages
+themselves (a tuple the driver iterates), the driver (`run_pipeline`), and `evaluate`, which
+scores a finished run's programs on another corpus."""
+
+from ._context import Context, LoadedModel, Progress
+from ._driver import run_pipeline
+from ._evaluate import evaluate
+from ._options import SYNTHESISERS, RunOptions
+from ._stages import STAGES, Stage
+
+__all__ = [
+    "STAGES", "SYNTHESISERS", "Context", "LoadedModel", "Progress", "RunOptions", "Stage",
+    "evaluate", "run_pipeline",
+]

@@ -1,0 +1,223 @@
+"""The stages of a pipeline run, in order (`STAGES`): each reads earlier stages' files from
+the run directory and writes its own. Files written:
+
+- `attention/{fit,select,test}/`: attention caches (`models.extract`);
+- `summaries.jsonl`: one summary per head, with the starter programs' fit-split scores;
+- `candidates.jsonl`: per head and synthesiser, the candidate programs (canonical source);
+- `llm.jsonl`: per head, the LLM's failures and token usage (`--synth llm|both`);
+- `selection.json`: per head, the chosen program with its select and test soft IoU, and the
+  library of unique chosen programs (`programs/<id>.py` hold their sources);
+- `costs.jsonl`, `perplexity.json`: each head's replacement cost on the select split, and
+  the perplexity on the test split at each fraction of heads replaced, beside baselines;
+- `summary.json`, `report.html`: the headline numbers, and the self-contained report.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from ..models import SPLITS, Head, format_head, replacement_order
+from ..rundir import (
+    append_candidates,
+    append_jsonl,
+    chosen_kernels,
+    heads_done,
+    read_candidates,
+    read_jsonl,
+    run_summary,
+    write_json,
+    write_jsonl,
+    write_text,
+)
+from ..synth import Candidate
+from ._context import Context
+
+#: starter programs recorded per head in its summary (best fit-split IoU first)
+STARTERS_RECORDED = 3
+#: enumerated candidates kept per head: a second one gains ~0.0005 IoU on the select split
+#: and doubles the programs the select stage compiles
+ENUM_KEEP = 1
+
+
+def extract(context: Context) -> dict:
+    """Every head's attention on the passages of each split."""
+    from ..models import extract as extract_attention
+
+    texts = context.texts
+    model = context.model("eager")
+    tokens = {}
+    for split in SPLITS:
+        cache = extract_attention(model, context.tokenizer, texts[split],
+                                  context.run.path("attention", split), context.options.model,
+                                  max_tokens=context.options.max_tokens,
+                                  progress=lambda done, total, s=split: context.progress(
+                                      f"extract {s}", done, total))
+        tokens[split] = sum(record.n for record in cache.records)
+    return {"passages": {s: len(texts[s]) for s in SPLITS}, "tokens": tokens}
+
+
+def summarise(context: Context) -> dict:
+    """Each head's summary on the fit split, with the starter programs that fit it best."""
+    from ..lang import library
+    from ..synth import summarise_all
+    from ..synth.scores import score_programs
+
+    cache = context.cache("fit")
+    passages = range(len(cache))  # the fit split holds at most fit_passages (Context.texts)
+    starters = list(library().values())
+    table = score_programs(starters, cache, passages, context.vocab)
+    names = {p.id: p.name for p in starters}
+    best = {head: [(names[i], s) for i, s in table.best(*head, k=STARTERS_RECORDED)]
+            for head in context.heads}
+    summaries = summarise_all(cache, passages, context.heads, best,
+                              progress=lambda d, t: context.progress("summarise", d, t))
+    write_jsonl(context.run.path("summaries.jsonl"), [s.to_json() for s in summaries.values()])
+    return {"heads": len(summaries)}
+
+
+def synthesise(context: Context) -> dict:
+    """Candidate programs per head from the chosen synthesisers (`--synth`)."""
+    synth = context.options.synth
+    facts: dict[str, Any] = {}
+    if synth in ("enum", "both"):
+        facts["enum"] = _synthesise_enum(context)
+    if synth in ("llm", "both"):
+        from ._llm_stage import synthesise_with_llm
+
+        run = context.run
+        facts["llm"] = synthesise_with_llm(context, heads_done(run, "llm"),
+                                           lambda found: append_candidates(run, "llm", found))
+    return facts
+
+
+def _synthesise_enum(context: Context) -> dict:
+    """Enumerate per layer, recording each layer's heads as soon as they are done."""
+    from ..synth.enum import enumerate_candidates
+
+    done = heads_done(context.run, "enum")
+    heads = [h for h in context.heads if h not in done]
+    cache = context.cache("fit")
+    passages = range(len(cache))  # the fit split holds at most fit_passages (Context.texts)
+    by_layer: dict[int, list[Head]] = defaultdict(list)
+    for head in heads:
+        by_layer[head[0]].append(head)
+    total = len(context.heads)
+    finished = total - len(heads)
+    for layer_heads in by_layer.values():
+        results = enumerate_candidates(cache, passages, context.vocab, heads=layer_heads,
+                                       keep=ENUM_KEEP)
+        append_candidates(context.run, "enum", results)
+        finished += len(layer_heads)
+        context.progress("synthesise", finished, total)
+    return {"heads": total}
+
+
+def select(context: Context) -> dict:
+    """Score every candidate (of any head: patterns do not depend on the head) against every
+    head on the select split; keep each head's best; report it on the test split."""
+    from ..lang import library
+    from ..synth.scores import score_programs
+
+    pool: dict[str, Candidate] = {}
+    for program in library().values():
+        pool.setdefault(program.id, Candidate(program.canonical, program.name, "library"))
+    for found in read_candidates(context.run).values():
+        for candidate in found:
+            pool.setdefault(candidate.id, candidate)
+    candidates = list(pool.values())
+    vocab = context.vocab
+    scores = score_programs([c.program for c in candidates], context.cache("select"), None,
+                            vocab, progress=lambda d, t: context.progress("select", d, t))
+    heads = context.heads
+    chosen = {head: candidates[int(np.argmax(scores.mean[:, head[0], head[1]]))]
+              for head in heads}
+    unique = {c.id: c for c in chosen.values()}
+    test = score_programs([c.program for c in unique.values()], context.cache("test"), None,
+                          vocab)
+    row = {pid: k for k, pid in enumerate(test.ids)}
+    entries = []
+    for head in heads:
+        candidate = chosen[head]
+        entries.append({
+            "layer": head[0], "head": head[1], "program_id": candidate.id,
+            "name": candidate.program.name, "origin": candidate.origin,
+            "hypothesis": candidate.hypothesis,
+            "select_iou": float(scores.mean[scores.ids.index(candidate.id), head[0], head[1]]),
+            "test_iou": float(test.mean[row[candidate.id], head[0], head[1]]),
+        })
+    programs = {}
+    for pid, candidate in unique.items():
+        explained = [format_head((e["layer"], e["head"])) for e in entries
+                     if e["program_id"] == pid]
+        programs[pid] = {"name": candidate.program.name, "origin": candidate.origin,
+                         "hypothesis": candidate.hypothesis, "heads": explained,
+                         "source": candidate.program.text}
+        write_text(context.run.path("programs", f"{pid}.py"), candidate.program.text)
+    write_json(context.run.path("selection.json"),
+               {"candidates": len(candidates), "heads": entries, "programs": programs})
+    return {"candidates": len(candidates), "library_size": len(programs)}
+
+
+def replace(context: Context) -> dict:
+    """Measure each head's replacement cost on select passages (resuming after the last head
+    recorded), order heads by it, and measure perplexity on the test split."""
+    from ..models import head_costs, head_means, perplexity_table, spread
+
+    model, tokenizer = context.model("sdpa"), context.tokenizer
+    vocab, texts = context.vocab, context.texts
+    kernels = chosen_kernels(context.run)
+    path = context.run.path("costs.jsonl")
+    costs = {(e["layer"], e["head"]): e["cost"] for e in read_jsonl(path)}
+    todo = {head: kernel for head, kernel in kernels.items() if head not in costs}
+    cost_texts = spread(texts["select"], context.options.cost_passages)
+
+    def record(head: Head, cost: float) -> None:
+        append_jsonl(path, [{"layer": head[0], "head": head[1], "cost": cost}])
+
+    before = len(costs)
+    costs.update(head_costs(model, tokenizer, cost_texts, todo, vocab,
+                            max_tokens=context.options.max_tokens, measured=record,
+                            progress=lambda d, t: context.progress("replace", before + d,
+                                                                   len(kernels))))
+    order = replacement_order(costs)
+    fit_texts = texts["fit"]  # already at most fit_passages
+    means = head_means(model, tokenizer, fit_texts, context.options.max_tokens)
+    test_texts = spread(texts["test"], context.options.perplexity_passages)
+    rows = perplexity_table(model, tokenizer, test_texts, order, kernels, vocab,
+                            total=context.facts.total_heads,
+                            fractions=(0.0, *context.options.fractions), means=means,
+                            max_tokens=context.options.max_tokens)
+    write_json(context.run.path("perplexity.json"),
+               {"order": [list(h) for h in order], "rows": rows})
+    return {"heads_ranked": len(order)}
+
+
+def report(context: Context) -> dict:
+    """`summary.json` (the headline numbers, with every earlier stage's wall time), then the
+    self-contained HTML report, which reads it."""
+    from ..views import write_report
+
+    write_json(context.run.path("summary.json"), run_summary(context.run))
+    return {"report": str(write_report(context.run.folder))}
+
+
+class Stage(NamedTuple):
+    """A stage: its name in `run.json` and the function that runs it (returning the facts
+    `run.json` records beside its wall time)."""
+
+    name: str
+    run: Callable[[Context], dict]
+
+
+STAGES: tuple[Stage, ...] = (
+    Stage("extract", extract),
+    Stage("summarise", summarise),
+    Stage("synthesise", synthesise),
+    Stage("select", select),
+    Stage("replace", replace),
+    Stage("report", report),
+)
