@@ -1,4 +1,4 @@
-"""A small fake run directory for the review and report tests, in the format `attndsl.pipeline` writes
+"""A small fake run directory for the review and report tests, in the format the pipeline
 writes: 2 layers × 3 heads, each head's attention a known library program blended with a
 uniform head, test passages of plain-text tokens (one passage holds hostile tokens such as
 `</script>`). No model is loaded."""

@@ -17,7 +17,6 @@ the structure is:
 import ast
 import math
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
