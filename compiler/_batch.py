@@ -18,7 +18,7 @@ class Batch:
     offsets: np.ndarray  # int64 [B + 1]
 
     @staticmethod
-    def from_sequences(sequences: Sequence[Sequence[int]]) -> Batch:
+    def from_sequences(sequences: Sequence[Sequence[int] | np.ndarray]) -> Batch:
         """Pack id sequences (lists or arrays) into one ragged batch."""
         lengths = np.array([len(s) for s in sequences], dtype=np.int64)
         if lengths.size and lengths.max() > MAX_LENGTH:

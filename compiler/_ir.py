@@ -191,6 +191,9 @@ class OutRead(Expr):
 class Stmt(Node):
     """A statement; `line`/`column` point back at the source."""
 
+    line: int
+    column: int
+
 
 @dataclass(frozen=True)
 class Let(Stmt):

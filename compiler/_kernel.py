@@ -103,7 +103,8 @@ class _NumbaImpl:
     def __init__(self, module, lowered: Lowered) -> None:
         self.module, self.lowered = module, lowered
 
-    def _tables(self, vocab: Vocab) -> tuple:
+    def _tables(self, vocab: Vocab) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                                             np.ndarray]:
         return (vocab.key_class, vocab.lower_map, vocab.tests, vocab.layout,
                 vocab.literal_classes(self.lowered.literals))
 

@@ -7,6 +7,8 @@ into table lookups, structural builtins into array lookups, chained comparisons 
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..lang import STRUCTURAL, TOKEN_TESTS, Checked, T, int_literal, token_key
 from ..lang import syntax as A
 from . import _ir as I
@@ -33,7 +35,9 @@ class _Lowerer:
         self.length = set(checked.length_names)
 
     def kind(self, e: A.Expr) -> str:
-        return _TYPE[self.checked.expr_types[id(e)]]
+        kind = self.checked.expr_types[id(e)]
+        assert kind is not None, "lowering runs on checked programs, whose every type is known"
+        return _TYPE[kind]
 
     def local_type(self, name: str) -> str:
         return _TYPE[self.checked.types[name]]
@@ -48,7 +52,7 @@ class _Lowerer:
         return tuple(out)
 
     def stmt(self, s: A.Stmt) -> I.Stmt | None:
-        where = {"line": s.pos.line, "column": s.pos.column}
+        where: dict[str, Any] = {"line": s.pos.line, "column": s.pos.column}
         if isinstance(s, A.Assign):
             if s.target in self.length or s.target == self.checked.output:
                 return None
@@ -136,6 +140,7 @@ class _Lowerer:
             return test if op == "in" else I.Not(test)
         if isinstance(left, A.Str) or isinstance(right, A.Str):
             literal, other = (left, right) if isinstance(left, A.Str) else (right, left)
+            assert isinstance(literal, A.Str)
             test: I.Expr = I.TokIsLiteral(self.expr(other), self._slot(token_key(literal.value)))
             return test if op == "==" else I.Not(test)
         a, b = self.expr(left), self.expr(right)

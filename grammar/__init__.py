@@ -15,19 +15,20 @@ GRAMMAR_FILE = "attndsl.lark"
 
 
 class ProgramIndenter(Indenter):
-    """Python's layout rules: leading spaces become _INDENT/_DEDENT tokens."""
+    """Python's layout rules: leading spaces become _INDENT/_DEDENT tokens. (Lark declares
+    these settings as abstract properties and reads them as class attributes, as here.)"""
 
-    NL_type = "_NL"
-    OPEN_PAREN_types = ["LPAR", "LSQB"]  # noqa: RUF012 (lark reads these as class attributes)
-    CLOSE_PAREN_types = ["RPAR", "RSQB"]  # noqa: RUF012
-    INDENT_type = "_INDENT"
-    DEDENT_type = "_DEDENT"
-    tab_len = 8
+    NL_type = "_NL"  # pyright: ignore[reportAssignmentType]
+    OPEN_PAREN_types = ["LPAR", "LSQB"]  # noqa: RUF012  # pyright: ignore[reportAssignmentType]
+    CLOSE_PAREN_types = ["RPAR", "RSQB"]  # noqa: RUF012  # pyright: ignore[reportAssignmentType]
+    INDENT_type = "_INDENT"  # pyright: ignore[reportAssignmentType]
+    DEDENT_type = "_DEDENT"  # pyright: ignore[reportAssignmentType]
+    tab_len = 8  # pyright: ignore[reportAssignmentType]
 
 
 def grammar_text() -> str:
     """The grammar source, as shipped with the package."""
-    return resources.files(__package__).joinpath(GRAMMAR_FILE).read_text(encoding="utf-8")
+    return resources.files(__name__).joinpath(GRAMMAR_FILE).read_text(encoding="utf-8")
 
 
 _local = threading.local()

@@ -1,8 +1,8 @@
 """Kernel throughput benchmark: matrices per second and GB/s written, per program and backend.
 
-Backends measured on the same sentences: windows of word tokens from the TinyStories sample
-(`$ATTNDSL_BENCH_CORPUS`, else `shared/data/tinystories/valid-sample.jsonl`; a deterministic
-synthetic corpus, flagged in the output, when it is missing):
+Backends measured on the same sentences: windows of word tokens from a corpus of stories
+(`$ATTNDSL_BENCH_CORPUS`, a text or JSON Lines file, else the shipped stories,
+`attndsl/models/data/stories.jsonl`):
 
 - `interpreter`: `program(tokens)`, the reference interpreter, on a sample of the sentences;
 - `cpython`: the canonical program text run as plain Python over a NumPy shim of the
@@ -40,7 +40,6 @@ import contextlib
 import json
 import math
 import os
-import random
 import shutil
 import statistics
 import subprocess
@@ -55,11 +54,19 @@ import numpy as np
 import torch
 from numba import njit, prange
 
-import attndsl
-
 from .._io import cache_root
 from ..compiler import Batch, Vocab, compile, word_vocab
-from ..lang import STRUCTURAL, TOKEN_TESTS, Program, semantics
+from ..lang import (
+    STRUCTURAL,
+    TOKEN_TESTS,
+    Program,
+    library,
+    load,
+    semantics,
+    sequence_features,
+    split_words,
+)
+from ..models import CORPUS_FILE, read_documents
 from ._kernels_report import (
     CPYTHON_SAMPLE,
     INTERPRETER_SAMPLE,
@@ -69,8 +76,6 @@ from ._kernels_report import (
     report,
     summarise,
 )
-
-CORPUS_NAME = "tinystories/valid-sample.jsonl"
 
 # A kernel no library program shares (its own id): loaded first in each compile-time worker.
 PRIMER = '''def head(tokens):
@@ -87,48 +92,23 @@ PRIMER = '''def head(tokens):
 
 
 def _corpus_path() -> Path:
-    env = os.environ.get("ATTNDSL_BENCH_CORPUS")
-    if env:
-        return Path(env)
-    # A checkout with the project's shared/ folder beside it (as in CI).
-    return Path(__file__).resolve().parents[2] / "shared" / "data" / CORPUS_NAME
-
-
-def _synthetic_text(tokens: int) -> str:
-    """Deterministic story-like text of at least `tokens` word tokens."""
-    rng = random.Random(0)
-    words = ("the cat dog girl boy sun tree ball park mom dad friend little big happy sad "
-             "ran saw played liked wanted said jumped found went was had and but then very "
-             "to of in on with a an she he they it Lily Tom Max Sue").split()
-    parts: list[str] = []
-    count = 0
-    while count < tokens:
-        sentence = " ".join(rng.choice(words) for _ in range(rng.randint(4, 12)))
-        parts.append(sentence[0].upper() + sentence[1:] + rng.choice((".", ".", "!", "?", ",")))
-        newline = rng.random() < 0.15
-        parts.append("\n" if newline else " ")
-        count += len(sentence.split()) + 1 + newline
-    return "".join(parts)
+    """`$ATTNDSL_BENCH_CORPUS` (a text or JSON Lines file), else the shipped stories."""
+    return Path(os.environ.get("ATTNDSL_BENCH_CORPUS") or CORPUS_FILE)
 
 
 def load_corpus(sentences: int, length: int) -> tuple[list[list[str]], str]:
     """`sentences` windows of exactly `length` word tokens, and a line saying where from.
 
-    Stories are joined with newlines and split with `attndsl.split_words`; the token stream is
-    cycled when it is too short. Without the TinyStories file, a synthetic corpus is used.
+    Stories are joined with newlines and split with `split_words`; the token stream is cycled
+    when it is too short.
     """
     path = _corpus_path()
     needed = sentences * length
-    if path.is_file():
-        with path.open(encoding="utf-8") as handle:
-            texts = [json.loads(line)["text"] for line in handle if line.strip()]
-        tokens = attndsl.split_words("\n".join(texts))
-        source = f"{path} ({len(texts)} stories, {len(tokens)} tokens)"
-    else:
-        tokens = attndsl.split_words(_synthetic_text(needed))
-        source = f"SYNTHETIC corpus ({path} is missing), {len(tokens)} tokens"
+    texts = read_documents(path)
+    tokens = split_words("\n".join(texts))
     if not tokens:
         raise ValueError(f"no tokens in {path}")
+    source = f"{path} ({len(texts)} stories, {len(tokens)} tokens)"
     if len(tokens) < needed:
         source += f", cycled to {needed}"
     stream = tokens * (needed // len(tokens) + 1)
@@ -216,7 +196,7 @@ def cpython_function(program: Program) -> Callable[[Sequence[str]], np.ndarray]:
 
     def run(tokens: Sequence[str]) -> np.ndarray:
         if structural:
-            features = attndsl.sequence_features(tokens)
+            features = sequence_features(tokens)
             for name in structural:
                 namespace[name] = _position_lookup(getattr(features, name).tolist(), len(tokens))
         return semantics.normalise(function(list(tokens)))
@@ -290,7 +270,7 @@ def _worker(primer_cache: str, sources: Mapping[str, str]) -> dict:
     errors: dict[str, str] = {}
     with _cache_env(target):
         for name, source in sources.items():
-            program = attndsl.load(source)
+            program = load(source)
             start = time.perf_counter()
             try:
                 compile(program, "numba")
@@ -454,15 +434,15 @@ def program_rows(bench: _Bench, name: str, program: Program, times: dict) -> lis
 
 
 def _resolve(programs: Sequence[str] | Mapping[str, Program] | None) -> dict[str, Program]:
-    library = attndsl.library()
+    starters = library()
     if programs is None:
-        return dict(library)
+        return dict(starters)
     if isinstance(programs, Mapping):
         return dict(programs)
-    unknown = [name for name in programs if name not in library]
+    unknown = [name for name in programs if name not in starters]
     if unknown:
-        raise ValueError(f"unknown library programs {unknown}; choose from {sorted(library)}")
-    return {name: library[name] for name in programs}
+        raise ValueError(f"unknown library programs {unknown}; choose from {sorted(starters)}")
+    return {name: starters[name] for name in programs}
 
 
 def run_kernel_benchmark(programs: Sequence[str] | Mapping[str, Program] | None = None,

@@ -98,11 +98,11 @@ def add_commands(add: Callable[[str, str], argparse.ArgumentParser]) -> None:
 @contextlib.contextmanager
 def stage_progress() -> Iterator[Callable[[str, int, int], None]]:
     """One rich progress display for a whole run: a bar per stage, made when it starts."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TimeElapsedColumn
 
     with Progress("[progress.description]{task.description:<18}", BarColumn(),
                   MofNCompleteColumn(), TimeElapsedColumn()) as bar:
-        tasks: dict[str, int] = {}
+        tasks: dict[str, TaskID] = {}
 
         def report(stage: str, done: int, total: int) -> None:
             if stage not in tasks:

@@ -256,7 +256,7 @@ class Function(Node):
         return self.params[0]
 
 
-def map_children(node: object, fn: Callable[[Any], Any], kind: type = object) -> Any:
+def map_children(node: Any, fn: Callable[[Any], Any], kind: type = object) -> Any:
     """`node` (any frozen dataclass tree) with `fn` applied to each direct child of class
     `kind`, alone or in a tuple; the node itself when nothing changes."""
     changes = {}

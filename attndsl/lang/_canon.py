@@ -12,7 +12,8 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from typing import Any, TypeGuard
 
 from . import _ast as A
 from . import _semantics as S
@@ -32,8 +33,18 @@ def _const(value: object, like: A.Node) -> A.Const:
     return A.Const(value, like.pos)  # type: ignore[arg-type]
 
 
-def _is_const(e: A.Expr) -> bool:
+def _is_const(e: A.Expr) -> TypeGuard[A.Const]:
     return isinstance(e, A.Const)
+
+
+def _values(exprs: Iterable[A.Expr]) -> list[Any] | None:
+    """The values of `exprs` when every one is a constant, else None."""
+    values = []
+    for e in exprs:
+        if not isinstance(e, A.Const):
+            return None
+        values.append(e.value)
+    return values
 
 
 def _finite(value: object) -> bool:
@@ -106,7 +117,8 @@ class _Simplifier:
             return [A.Store(s.target, tuple(self.expr(i) for i in s.indices), s.op, value, s.pos)]
         if isinstance(s, A.For):
             args = tuple(self.expr(a) for a in s.iter.args)  # type: ignore[attr-defined]
-            if all(_is_const(a) for a in args) and not range(*(a.value for a in args)):
+            bounds = _values(args)
+            if bounds is not None and not range(*bounds):
                 return []
             if len(args) == 3 and args[2].value == 1:  # type: ignore[attr-defined]
                 args = args[:2]
@@ -173,9 +185,10 @@ class _Simplifier:
             return self._boolop(e)
         if isinstance(e, A.Compare):
             operands = tuple(self.expr(o) for o in e.operands)
-            if all(_is_const(o) for o in operands):
-                pairs = zip(e.ops, operands, operands[1:])
-                return _const(all(S.compare(op, a.value, b.value) for op, a, b in pairs), e)
+            values = _values(operands)
+            if values is not None:
+                pairs = zip(e.ops, values, values[1:])
+                return _const(all(S.compare(op, a, b) for op, a, b in pairs), e)
             return A.Compare(operands, e.ops, e.pos)
         if isinstance(e, A.IfExp):
             cond = self.expr(e.cond)
@@ -188,9 +201,9 @@ class _Simplifier:
             return A.IfExp(cond, then, orelse, e.pos)
         if isinstance(e, A.Call):
             args = tuple(self.expr(a) for a in e.args)
-            if all(_is_const(a) for a in args) and e.func in ("min", "max", "abs", "exp", "log",
-                                                              "sqrt"):
-                value = self._fold_call(e.func, [a.value for a in args])
+            values = _values(args)
+            if values is not None and e.func in ("min", "max", "abs", "exp", "log", "sqrt"):
+                value = self._fold_call(e.func, values)
                 if _finite(value):
                     return _const(value, e)
             return A.Call(e.func, args, e.pos)
@@ -356,7 +369,8 @@ def _order_expr(e: A.Expr) -> A.Expr:
     if isinstance(e, A.Call) and e.func in ("min", "max"):
         return A.Call(e.func, tuple(sorted(e.args, key=_key)), e.pos)
     if isinstance(e, A.Tuple):
-        items = sorted({i.value: i for i in e.items}.values(), key=lambda i: i.value)
+        strings = [i for i in e.items if isinstance(i, A.Str)]
+        items = sorted({i.value: i for i in strings}.values(), key=lambda i: i.value)
         return A.Tuple(tuple(items), e.pos)
     if isinstance(e, A.Compare):
         return _order_compare(e)
@@ -371,9 +385,9 @@ def _order_compare(e: A.Compare) -> A.Expr:
         parts = [_order_compare(A.Compare((a, b), (op,), e.pos))
                  for op, a, b in zip(ops, operands, operands[1:])]
         return A.BoolOp("and", tuple(sorted(parts, key=_key)), e.pos)
-    if len(ops) > 1:
+    if len(ops) != 1:
         return e
-    (op,), (left, right) = ops, operands
+    op, left, right = ops[0], operands[0], operands[1]
     if op in (">", ">="):
         return A.Compare((right, left), (_FLIP[op],), e.pos)
     if op in ("==", "!=") and _key(right) < _key(left):

@@ -77,6 +77,14 @@ def _merge(a: set[str] | None, b: set[str] | None) -> set[str] | None:
     return a & b
 
 
+def _widest(found: list[Bound | None]) -> Bound | None:
+    """The widest of some bounds: None when there are none or one is unknown."""
+    known = [b for b in found if b is not None]
+    if not known or len(known) < len(found):
+        return None
+    return (max(b[0] for b in known), max(b[1] for b in known))
+
+
 class _Checker:
     def __init__(self, fn: A.Function, source: str, filename: str) -> None:
         self.fn, self.source, self.filename = fn, source, filename
@@ -169,7 +177,7 @@ class _Checker:
         return self.output_stmt is not None and self.output_stmt.value is call
 
     def _collect_assignments(self) -> None:
-        self.assigns: dict[str, list[A.Stmt]] = {}
+        self.assigns: dict[str, list[A.Assign | A.AugAssign]] = {}
         self.fors: dict[str, list[A.For]] = {}
         for node in A.walk(self.fn):
             if isinstance(node, A.Assign | A.AugAssign):
@@ -258,8 +266,9 @@ class _Checker:
             progress = False
             for name in names - set(self.bounds):
                 found = [self._bound_at(value, loops) for value, loops in sites.get(name, ())]
-                if found and all(b is not None for b in found):
-                    self.bounds[name] = (max(b[0] for b in found), max(b[1] for b in found))
+                widest = _widest(found)
+                if widest is not None:
+                    self.bounds[name] = widest
                     progress = True
             if not progress:
                 break
@@ -271,9 +280,9 @@ class _Checker:
             for loop in loops:  # a loop whose range has no bound leaves its variable unbounded
                 found = [self.bound(a) for a in (_range_args(loop.iter) or ())[:2]]
                 self.loop_scope.pop(loop.var, None)
-                if found and all(b is not None for b in found):
-                    self.loop_scope[loop.var] = (max(b[0] for b in found),
-                                                 max(b[1] for b in found))
+                widest = _widest(found)
+                if widest is not None:
+                    self.loop_scope[loop.var] = widest
             return self.bound(expr)
         finally:
             self.loop_scope = saved
@@ -294,9 +303,7 @@ class _Checker:
             if BUILTINS.get(expr.func) and BUILTINS[expr.func].args == ("int",):
                 return (1, 1)
             if expr.func in ("min", "max", "abs") and expr.args:
-                found = [self.bound(a) for a in expr.args]
-                if all(b is not None for b in found):
-                    return (max(b[0] for b in found), max(b[1] for b in found))
+                return _widest([self.bound(a) for a in expr.args])
             return None
         if isinstance(expr, A.UnaryOp) and expr.op in "+-":
             return self.bound(expr.operand)
@@ -449,8 +456,9 @@ class _Checker:
             self._range(stmt.iter, args, assigned)
         found = [self.bound(a) for a in (args or ())[:2]]
         outer = self.loop_scope.get(stmt.var)
-        if found and all(b is not None for b in found):
-            self.loop_scope[stmt.var] = (max(b[0] for b in found), max(b[1] for b in found))
+        widest = _widest(found)
+        if widest is not None:
+            self.loop_scope[stmt.var] = widest
         inner = None if assigned is None else assigned | {stmt.var}
         self._block(stmt.body, inner, depth + 1, in_loop=True)
         if outer is None:
@@ -478,9 +486,10 @@ class _Checker:
                 self.error(arg, "a range bound must be a size: build it from n, positions, "
                            "structural builtins and integer literals with +, -, //, %, min, "
                            "max, abs (not from counters or products)", "loop-bound")
-        if all(b is not None for b in found):
-            a = sum(b[0] for b in found)
-            c = sum(b[1] for b in found) + (1 if len(found) == 2 else 0)
+        known = [b for b in found if b is not None]
+        if len(known) == len(found):
+            a = sum(b[0] for b in known)
+            c = sum(b[1] for b in known) + (1 if len(known) == 2 else 0)
             if a > LOOP_PER_N or c > LOOP_CONSTANT:
                 self.error(call, f"this loop may run up to {a}n + {c} times; a loop runs at most "
                            f"{LOOP_PER_N}n + {LOOP_CONSTANT} times", "loop-bound")

@@ -19,7 +19,7 @@ from ._check import Checked
 from ._features import STRUCTURAL, TOKEN_TESTS, SequenceFeatures, sequence_features, token_key
 
 Env = dict
-Closure = Callable[[Env], object]
+Closure = Callable[[Env], Any]  # values are as the checker typed them
 
 _BREAK, _CONTINUE, _RETURN = 1, 2, 3
 
@@ -197,7 +197,7 @@ class _Compiler:
         return self.expr(e)
 
     @staticmethod
-    def _comparison(op: str, tokens: bool) -> Callable[[object, object], bool]:
+    def _comparison(op: str, tokens: bool) -> Callable[[Any, Any], bool]:
         if op == "in":
             return lambda t, items: any(_tok_equal(t, s) for s in items)
         if op == "not in":

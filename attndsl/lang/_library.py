@@ -12,7 +12,7 @@ from ._program import Program
 
 def library_dir() -> Path:
     """The folder holding the starter library's `.py` files."""
-    return Path(str(resources.files(__package__).joinpath("library")))
+    return Path(str(resources.files("attndsl.lang").joinpath("library")))
 
 
 @functools.cache

@@ -116,7 +116,7 @@ def _dataset_documents(spec: str, source: str, field: str) -> list[str]:
                               "corpus: a .jsonl or .txt file, or a folder written by "
                               "datasets' save_to_disk") from None
     if isinstance(data, datasets.DatasetDict):
-        splits = list(data)
+        splits = [str(name) for name in data]
         chosen = split or ("train" if "train" in splits else splits[0] if len(splits) == 1
                            else None)
         if chosen not in splits:

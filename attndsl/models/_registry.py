@@ -192,9 +192,9 @@ def _convert(spec: ModelSpec) -> Path:
     except Exception as exc:
         raise ModelError(f"{gguf}: cannot read the GGUF of model '{spec.name}' ({exc}); "
                          f"fetch it again with: attndsl models pull {spec.name} --force") from None
-    model.hf_quantizer = None  # the weights are plain float32 now
+    model.hf_quantizer = None  # pyright: ignore[reportArgumentType] - the weights are float32 now
     if hasattr(model.config, "quantization_config"):
-        del model.config.quantization_config
+        delattr(model.config, "quantization_config")
     staging = Path(tempfile.mkdtemp(prefix="converted-", dir=converted.parent))
     try:
         model.save_pretrained(staging)

@@ -53,6 +53,7 @@ def make_refiner(cache: Any, vocab: Any) -> Callable:
         table = score_programs([c.program for c in candidates], cache, passages, vocab,
                                per_passage=True)
         best = int(np.argmax(table.mean[:, layer, index]))
+        assert table.per_passage is not None  # asked for with per_passage=True
         per_passage = table.per_passage[best, layer, index]
         lines = [f"Your best program so far scores a mean soft IoU of "
                  f"{table.mean[best, layer, index]:.3f} on {len(passages)} passages. "

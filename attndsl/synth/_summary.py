@@ -288,7 +288,7 @@ class _Totals:
     def query_rows(self, index: int, texts: Mapping[int, Sequence[str]]) -> list[QueryRow]:
         """Typical query rows of head `index`, in passage order."""
         return [QueryRow(passage, query, _context(texts[passage], query),
-                         [(int(k), texts[passage][k], round(float(w), 4))
+                         [(int(k), texts[passage][int(k)], round(float(w), 4))
                           for k, w in zip(keys[index], weights[index])])
                 for passage, query, keys, weights in self.typical]
 

@@ -27,7 +27,8 @@ SERIES = {"programs": "#2f6fb0", "mean": "#2da44e", "uniform": "#d4822a", "first
 
 
 def _template() -> str:
-    return resources.files(__package__).joinpath("templates", "report.html").read_text("utf-8")
+    template = resources.files("attndsl.views") / "templates" / "report.html"
+    return template.read_text(encoding="utf-8")
 
 
 def _pygments_css() -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from itertools import zip_longest
 
-from rich.console import Group, RenderableType
+from rich.console import Group, JustifyMethod, RenderableType
 from rich.table import Table
 from rich.text import Text
 
@@ -27,9 +27,10 @@ def _bar(value: float, width: int = BAR_WIDTH) -> Text:
 
 def _shares(summary: HeadSummary) -> Table:
     table = Table(box=None, pad_edge=False, padding=(0, 1), header_style="bold")
-    for name, justify in (("offset j-i", "left"), ("", "right"), ("", "left"),
-                          ("key class (0<j<i)", "left"), ("", "right"), ("", "left"),
-                          ("unif.", "right")):
+    columns: tuple[tuple[str, JustifyMethod], ...] = (
+        ("offset j-i", "left"), ("", "right"), ("", "left"), ("key class (0<j<i)", "left"),
+        ("", "right"), ("", "left"), ("unif.", "right"))
+    for name, justify in columns:
         table.add_column(name, justify=justify, no_wrap=True)
     for offset, name in zip_longest(OFFSETS, CLASSES):
         left = ([offset, f"{summary.offsets[offset]:.2f}", _bar(summary.offsets[offset])]

@@ -80,7 +80,7 @@ def lower_triangles(full: np.ndarray, offsets: np.ndarray, lengths: Sequence[int
     return np.concatenate(parts) if parts else np.zeros(0, np.float32)
 
 
-def program_patterns(programs: Sequence[Program], ids: Sequence[Sequence[int]],
+def program_patterns(programs: Sequence[Program], ids: Sequence[Sequence[int] | np.ndarray],
                      vocab) -> np.ndarray:
     """Patterns of programs on token-id sequences, packed: float32 [P, T]. Each program is
     compiled with Numba once (kernels are cached on disk)."""
@@ -96,7 +96,7 @@ def program_patterns(programs: Sequence[Program], ids: Sequence[Sequence[int]],
     return out
 
 
-def rule_outputs(rules: Sequence[Primitive], ids: Sequence[Sequence[int]],
+def rule_outputs(rules: Sequence[Primitive], ids: Sequence[Sequence[int] | np.ndarray],
                  vocab) -> np.ndarray:
     """The rules' unnormalised outputs f (weight 1), packed: float32 [P, T]. A normalised
     rule's output is its pattern; another rule's is its pattern times its row mass F, read

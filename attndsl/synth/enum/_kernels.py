@@ -17,7 +17,7 @@ from numba import njit, prange
 
 
 @njit(cache=True, fastmath=True, inline="always")
-def _row_iou(low: float, asum: float) -> float:
+def _row_iou(low: float | np.floating, asum: float | np.floating) -> float:
     high = 1.0 + asum - low  # the pattern's row sums to 1
     return low / high if high > 0 else 1.0
 

@@ -30,6 +30,13 @@ FACTORS = (2.0, 1.4, 1.18, 1.08, 1.03)  # weight moves of the refinement, coarse
 MAX_MOVES = 8  # moves per factor
 
 
+def _filled(rules: Sequence[Primitive | None], index: int) -> Primitive:
+    """Rule `index` of a search (a mixture uses only slots the search has filled)."""
+    rule = rules[index]
+    assert rule is not None, f"rule slot {index} is empty"
+    return rule
+
+
 @dataclass(frozen=True)
 class Mixture:
     """Rules (indices into `primitives()`, ascending) with their canonical weights, and the
@@ -46,9 +53,9 @@ class Mixture:
     def weights(self) -> np.ndarray:
         return np.array([w for _, w in self.terms], np.float64)
 
-    def program_terms(self, rules: Sequence[Primitive]) -> list[tuple[Primitive, float]]:
+    def program_terms(self, rules: Sequence[Primitive | None]) -> list[tuple[Primitive, float]]:
         """The terms with their rules (`rules`: the search's rules, indexed as in `terms`)."""
-        return [(rules[rule], weight) for rule, weight in self.terms]
+        return [(_filled(rules, rule), weight) for rule, weight in self.terms]
 
 
 class Search:
@@ -78,7 +85,8 @@ class Search:
         """The terms as the program writes them (weights rounded, see `_mixture`)."""
         order = np.argsort(rules, kind="stable")
         rules = [int(rules[k]) for k in order]
-        weights = canonical_weights([self.rules[r] for r in rules], [weights[k] for k in order])
+        weights = canonical_weights([_filled(self.rules, r) for r in rules],
+                                    [weights[k] for k in order])
         return tuple(zip(rules, weights))
 
     def record(self, terms: tuple, score: float, exact: bool = False) -> Mixture:
@@ -114,7 +122,8 @@ class Search:
                          self.rules[r] is not None and self.mean_mass[r] > 0 and
                          (r == self.sink or others < self.max_terms)], np.int64)
 
-    def _scan(self, mixture: Mixture, cands: np.ndarray, shares: np.ndarray) -> np.ndarray:
+    def _scan(self, mixture: Mixture, cands: np.ndarray,
+              shares: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Scores [C, G] of adding rule cands[c] at weight g[c, k] (shares[k] of the current
         mass at an average row), and the weights g."""
         d = self.data

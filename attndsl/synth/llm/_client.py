@@ -16,6 +16,7 @@ import warnings
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from pathlib import Path
+from typing import Any
 
 from ..._io import write_text
 from ...lang import AttnDslError
@@ -168,7 +169,8 @@ def read_body(body: str, usage: dict) -> Answer:
         return fail(f"the answer is not valid JSON ({exc})")
     if not isinstance(data, dict):
         return fail("the answer is not a JSON object")
-    tokens = data.get("usage") if isinstance(data.get("usage"), dict) else {}
+    reported = data.get("usage")
+    tokens = reported if isinstance(reported, dict) else {}
     for name in ("prompt_tokens", "completion_tokens"):
         value = tokens.get(name)
         usage[name] += value if isinstance(value, int) and value >= 0 else 0
@@ -214,7 +216,7 @@ class Chat:
         self.config = config
         self.cache = ResponseCache(config.cache_dir)
         self._semaphore = asyncio.Semaphore(config.concurrency)
-        self._client = None
+        self._client: Any = None  # openai.AsyncOpenAI inside `async with`
 
     async def __aenter__(self) -> Chat:
         import openai
@@ -225,7 +227,8 @@ class Chat:
         return self
 
     async def __aexit__(self, *exc_info) -> None:
-        await self._client.close()
+        if self._client is not None:
+            await self._client.close()
 
     def request(self, messages: list[dict]) -> dict:
         """The full request, as the cache keys it (the key itself is not part of it)."""
@@ -243,7 +246,7 @@ class Chat:
             usage["cached_requests"] = 1
             return read_body(body, usage)
         body, failure = await self._send(request, usage)
-        if failure is not None:
+        if body is None:
             return Answer(None, failure, usage)
         path = await asyncio.to_thread(self.cache.put, request, body)  # fsync off the loop
         answer = read_body(body, usage)

@@ -23,7 +23,7 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from ... import prompts
 from ..._io import write_text
@@ -151,7 +151,7 @@ class _Session:
             if answer.truncated:
                 result.failures.append({"stage": "reply", "step": label, "error": "the answer "
                                         f"was cut off at max_tokens={self.config.max_tokens}"})
-            rejected = self._check(result, answer.content, label)
+            rejected = self._check(result, answer.content or "", label)
             if not rejected or repair == self.config.repair_rounds:
                 return
             messages = [*messages, {"role": "assistant", "content": answer.content},
@@ -201,7 +201,7 @@ def dry_run(summaries: Mapping[Head, str], config: LLMConfig, folder: Path,
         user = prompts.user_prompt(head[0], head[1], summary, config.programs_per_request)
         write_text(folder / f"{head[0]}.{head[1]}.md",
                    f"<!-- system -->\n\n{system}\n\n<!-- user -->\n\n{user}\n")
-        usage = dict.fromkeys(USAGE_KEYS, 0)
+        usage: dict[str, Any] = dict.fromkeys(USAGE_KEYS, 0)
         usage.update(prompt_tokens=estimate_tokens(system) + estimate_tokens(user),
                      user_tokens=estimate_tokens(user), estimated=True)
         results[head] = HeadResult(head, usage=usage)
