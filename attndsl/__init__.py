@@ -52,16 +52,21 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 #: the rest of the public API, imported on first use (it brings in torch and transformers)
-__getattr__ = lazy_exports(__name__, {
-    **dict.fromkeys(("compile", "compile_many", "Kernel", "Batch", "Vocab", "CompileError"),
-                    ".compiler"),
-    **dict.fromkeys(("RunOptions", "run_pipeline", "evaluate"), ".pipeline"),
-    **dict.fromkeys(("Candidate", "HeadSummary", "summarise", "summarise_all"), ".synth"),
-    **dict.fromkeys(("load_model", "describe", "replaced", "perplexity", "parse_heads"),
-                    ".models"),
-    "enumerate_candidates": ".synth.enum",
-    "scores": ".synth.scores",
-})
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        **dict.fromkeys(
+            ("compile", "compile_many", "Kernel", "Batch", "Vocab", "CompileError"), ".compiler"
+        ),
+        **dict.fromkeys(("RunOptions", "run_pipeline", "evaluate"), ".pipeline"),
+        **dict.fromkeys(("Candidate", "HeadSummary", "summarise", "summarise_all"), ".synth"),
+        **dict.fromkeys(
+            ("load_model", "describe", "replaced", "perplexity", "parse_heads"), ".models"
+        ),
+        "enumerate_candidates": ".synth.enum",
+        "scores": ".synth.scores",
+    },
+)
 
 
 __all__ = [  # noqa: RUF022 - grouped: front end, then the lazily imported compiler

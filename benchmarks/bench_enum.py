@@ -31,8 +31,13 @@ from attndsl.synth.scores import score_programs
 GOOD = 0.75
 
 
-def pick(programs: dict, select: AttentionCache, test: AttentionCache, vocab: Vocab,
-         allowed: dict | None = None) -> tuple[dict, dict, dict]:
+def pick(
+    programs: dict,
+    select: AttentionCache,
+    test: AttentionCache,
+    vocab: Vocab,
+    allowed: dict | None = None,
+) -> tuple[dict, dict, dict]:
     """Each head's best program on select (among `allowed[head]` ids, else all), and its
     test score: (chosen ids by head, test IoU by head, seconds)."""
     ids = list(programs)
@@ -57,11 +62,14 @@ def pick(programs: dict, select: AttentionCache, test: AttentionCache, vocab: Vo
 
 def summary(chosen: dict, iou: dict, layers: int) -> dict:
     values = np.array([iou[h] for h in sorted(iou)])
-    by_layer = [float(np.mean([iou[h] for h in iou if h[0] == layer]))
-                for layer in range(layers)]
-    return {"mean_iou": float(values.mean()), "heads_above": int((values > GOOD).sum()),
-            "heads": len(values), "library_size": len(set(chosen.values())),
-            "by_layer": by_layer}
+    by_layer = [float(np.mean([iou[h] for h in iou if h[0] == layer])) for layer in range(layers)]
+    return {
+        "mean_iou": float(values.mean()),
+        "heads_above": int((values > GOOD).sum()),
+        "heads": len(values),
+        "library_size": len(set(chosen.values())),
+        "by_layer": by_layer,
+    }
 
 
 def main() -> None:
@@ -90,26 +98,46 @@ def main() -> None:
     lib_chosen, lib_iou, lib_seconds = pick(starter, select, test, vocab)
     baseline = summary(lib_chosen, lib_iou, fit.layers)
 
-    print(f"enumeration: {len(found)} heads in {enum_seconds:.0f} s "
-          f"({len(fit_passages(fit, range(len(fit))))} fit passages), {len(programs)} candidates; "
-          f"select {seconds['select']:.0f} s, test {seconds['test']:.0f} s")
+    print(
+        f"enumeration: {len(found)} heads in {enum_seconds:.0f} s "
+        f"({len(fit_passages(fit, range(len(fit))))} fit passages), {len(programs)} candidates; "
+        f"select {seconds['select']:.0f} s, test {seconds['test']:.0f} s"
+    )
     for name, result in (("enum alone", enum), ("starter library alone", baseline)):
-        print(f"{name:22s} test mean soft IoU {result['mean_iou']:.4f}   heads > {GOOD}: "
-              f"{result['heads_above']}/{result['heads']}   library size "
-              f"{result['library_size']}")
+        print(
+            f"{name:22s} test mean soft IoU {result['mean_iou']:.4f}   heads > {GOOD}: "
+            f"{result['heads_above']}/{result['heads']}   library size "
+            f"{result['library_size']}"
+        )
     print("by layer (enum | library):")
     for layer, (a, b) in enumerate(zip(enum["by_layer"], baseline["by_layer"])):
         print(f"  {layer:2d}  {a:.3f} | {b:.3f}")
     if args.json:
-        heads = [{"layer": h[0], "head": h[1], "iou": iou[h], "program_id": chosen[h],
-                  "hypothesis": hypotheses[chosen[h]], "library_iou": lib_iou[h]}
-                 for h in sorted(iou)]
-        Path(args.json).write_text(json.dumps(
-            {"enum": enum, "library": baseline, "heads": heads, "keep": args.keep,
-             "fit_passages": len(fit_passages(fit, range(len(fit)))),
-             "seconds": {**seconds, "library": lib_seconds},
-             "caches": {"fit": args.fit, "select": args.select, "test": args.test}},
-            indent=1))
+        heads = [
+            {
+                "layer": h[0],
+                "head": h[1],
+                "iou": iou[h],
+                "program_id": chosen[h],
+                "hypothesis": hypotheses[chosen[h]],
+                "library_iou": lib_iou[h],
+            }
+            for h in sorted(iou)
+        ]
+        Path(args.json).write_text(
+            json.dumps(
+                {
+                    "enum": enum,
+                    "library": baseline,
+                    "heads": heads,
+                    "keep": args.keep,
+                    "fit_passages": len(fit_passages(fit, range(len(fit)))),
+                    "seconds": {**seconds, "library": lib_seconds},
+                    "caches": {"fit": args.fit, "select": args.select, "test": args.test},
+                },
+                indent=1,
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -52,16 +52,23 @@ def _times(fn, repeat: int) -> list[float]:
 
 def _row(stage: str, program: str, lines: int, times: list[float]) -> dict:
     times = sorted(times)
-    return {"stage": stage, "program": program, "lines": lines,
-            "median_ms": round(statistics.median(times), 4),
-            "p90_ms": round(times[int(0.9 * (len(times) - 1))], 4)}
+    return {
+        "stage": stage,
+        "program": program,
+        "lines": lines,
+        "median_ms": round(statistics.median(times), 4),
+        "p90_ms": round(times[int(0.9 * (len(times) - 1))], 4),
+    }
 
 
 def _cold_load_ms() -> float:
-    code = ("import time; t = time.perf_counter(); from attndsl.grammar import load_parser; "
-            "load_parser(); print((time.perf_counter() - t) * 1000)")
-    runs = [float(subprocess.check_output([sys.executable, "-c", code], text=True))
-            for _ in range(3)]
+    code = (
+        "import time; t = time.perf_counter(); from attndsl.grammar import load_parser; "
+        "load_parser(); print((time.perf_counter() - t) * 1000)"
+    )
+    runs = [
+        float(subprocess.check_output([sys.executable, "-c", code], text=True)) for _ in range(3)
+    ]
     return min(runs)
 
 
@@ -75,22 +82,47 @@ def main(argv: list[str] | None = None) -> int:
     from attndsl.lang._check import check
     from attndsl.lang._parse import parse
 
-    rows = [{"stage": "grammar load (new process, Lark cache warm)", "program": "-", "lines": 0,
-             "median_ms": round(_cold_load_ms(), 2), "p90_ms": None}]
+    rows = [
+        {
+            "stage": "grammar load (new process, Lark cache warm)",
+            "program": "-",
+            "lines": 0,
+            "median_ms": round(_cold_load_ms(), 2),
+            "p90_ms": None,
+        }
+    ]
     sources = {"typical (20 lines)": TYPICAL}
     sources.update({stem: p.source for stem, p in list(attndsl.library().items())[:5]})
     attndsl.load(TYPICAL)  # warm the parser
     for name, source in sources.items():
         lines = source.count("\n")
-        rows.append(_row("parse + check", name, lines, _times(
-            lambda s=source: check(parse(s), s), args.repeat)))
-    rows.append(_row("canonicalise", "typical (20 lines)", TYPICAL.count("\n"), _times(
-        lambda: attndsl.load(TYPICAL).text, max(10, args.repeat // 10))))
+        rows.append(
+            _row(
+                "parse + check",
+                name,
+                lines,
+                _times(lambda s=source: check(parse(s), s), args.repeat),
+            )
+        )
+    rows.append(
+        _row(
+            "canonicalise",
+            "typical (20 lines)",
+            TYPICAL.count("\n"),
+            _times(lambda: attndsl.load(TYPICAL).text, max(10, args.repeat // 10)),
+        )
+    )
     tokens = attndsl.split_words(" ".join(["The cat sat on the mat, and the dog ran."] * 12))[:128]
     for stem in ("previous_token", "induction", "uniform_causal", "last_punctuation"):
         program = attndsl.library()[stem]
-        rows.append(_row("interpret (128 tokens)", stem, program.source.count("\n"),
-                         _times(lambda p=program: p(tokens), 5)))
+        rows.append(
+            _row(
+                "interpret (128 tokens)",
+                stem,
+                program.source.count("\n"),
+                _times(lambda p=program: p(tokens), 5),
+            )
+        )
 
     from rich.console import Console
     from rich.table import Table
@@ -99,12 +131,20 @@ def main(argv: list[str] | None = None) -> int:
     for column in ("stage", "program", "lines", "median ms", "p90 ms"):
         table.add_column(column, justify="right" if "ms" in column or column == "lines" else "left")
     for row in rows:
-        table.add_row(row["stage"], row["program"], str(row["lines"]), f"{row['median_ms']:.3f}",
-                      "" if row["p90_ms"] is None else f"{row['p90_ms']:.3f}")
+        table.add_row(
+            row["stage"],
+            row["program"],
+            str(row["lines"]),
+            f"{row['median_ms']:.3f}",
+            "" if row["p90_ms"] is None else f"{row['p90_ms']:.3f}",
+        )
     Console().print(table)
     if args.json:
-        machine = {"python": platform.python_version(), "platform": platform.platform(),
-                   "processor": platform.processor() or platform.machine()}
+        machine = {
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "processor": platform.processor() or platform.machine(),
+        }
         args.json.write_text(json.dumps({"rows": rows, "machine": machine}, indent=2))
     return 0
 

@@ -74,8 +74,11 @@ def load(args) -> tuple[object, Vocab, str]:
         return cache, Vocab.from_tokenizer(tokenizer), f"{args.cache} ({cache.manifest['model']})"
     sequences, source = load_corpus(args.passages, args.length)
     vocab = word_vocab(sequences)
-    return (SyntheticCache([vocab.encode(s).tolist() for s in sequences]), vocab,
-            f"synthetic attention over {source}")
+    return (
+        SyntheticCache([vocab.encode(s).tolist() for s in sequences]),
+        vocab,
+        f"synthetic attention over {source}",
+    )
 
 
 def mixture_weights(count: int, names: list[str], dense: bool, seed: int = 0) -> np.ndarray:
@@ -95,8 +98,11 @@ def mixture_weights(count: int, names: list[str], dense: bool, seed: int = 0) ->
 def make_patterns(kernels: list, vocab: Vocab, count: int, case: str, names: list[str]):
     """The `patterns(batch)` function of a case, and a clock of kernel seconds."""
     clock = {"kernels": 0.0}
-    mix = (None if case == "programs" else
-           mixture_weights(count - (case == "mixtures") * len(kernels), names, case == "dense"))
+    mix = (
+        None
+        if case == "programs"
+        else mixture_weights(count - (case == "mixtures") * len(kernels), names, case == "dense")
+    )
 
     def patterns(batch) -> np.ndarray:
         size, start = batch.max_length, time.perf_counter()
@@ -116,18 +122,26 @@ def run_case(case: str, cache, vocab, kernels, names, args) -> dict:
     patterns, clock = make_patterns(kernels, vocab, args.candidates, case, names)
     passages = list(range(min(args.passages, len(cache))))
     start = time.perf_counter()
-    table = score_patterns([str(c) for c in range(args.candidates)], patterns, cache, passages,
-                           args.metric)
+    table = score_patterns(
+        [str(c) for c in range(args.candidates)], patterns, cache, passages, args.metric
+    )
     total = time.perf_counter() - start
     heads = cache.layers * cache.heads
-    return {"case": case, "candidates": args.candidates, "heads": heads,
-            "passages": len(passages), "metric": args.metric,
-            "kernel_s": clock["kernels"], **{f"{k}_s": v for k, v in table.seconds.items()},
-            "total_s": total, "pairs_per_s": args.candidates * heads * len(passages) / total,
-            "compare_pairs_per_s": args.candidates * heads * len(passages)
-            / table.seconds["compare"],
-            "mean_best": float(table.mean.max(0).mean() if args.metric != "jsd"
-                               else table.mean.min(0).mean())}
+    return {
+        "case": case,
+        "candidates": args.candidates,
+        "heads": heads,
+        "passages": len(passages),
+        "metric": args.metric,
+        "kernel_s": clock["kernels"],
+        **{f"{k}_s": v for k, v in table.seconds.items()},
+        "total_s": total,
+        "pairs_per_s": args.candidates * heads * len(passages) / total,
+        "compare_pairs_per_s": args.candidates * heads * len(passages) / table.seconds["compare"],
+        "mean_best": float(
+            table.mean.max(0).mean() if args.metric != "jsd" else table.mean.min(0).mean()
+        ),
+    }
 
 
 def torch_vs_numba(cache, vocab, kernels, names, args) -> dict:
@@ -140,7 +154,7 @@ def torch_vs_numba(cache, vocab, kernels, names, args) -> dict:
     worst = 0.0
     for passage in range(min(args.torch_passages, len(cache))):
         ids = cache.records[passage].ids
-        cand = torch.from_numpy(patterns(Batch.from_sequences([ids]))[:args.torch_candidates, 0])
+        cand = torch.from_numpy(patterns(Batch.from_sequences([ids]))[: args.torch_candidates, 0])
         real = torch.from_numpy(cache.attention(passage).reshape(-1, len(ids), len(ids)))
         start = time.perf_counter()
         slow = _pairwise_torch(cand, real, args.metric)
@@ -150,10 +164,14 @@ def torch_vs_numba(cache, vocab, kernels, names, args) -> dict:
         times["numba"] += time.perf_counter() - start
         worst = max(worst, float((slow - fast).abs().max()))
     count = max(1, min(args.torch_passages, len(cache)))
-    return {"passages": count, "candidates": min(args.torch_candidates, args.candidates),
-            "torch_s_per_passage": times["torch"] / count,
-            "numba_s_per_passage": times["numba"] / count,
-            "speedup": times["torch"] / max(times["numba"], 1e-12), "max_abs_diff": worst}
+    return {
+        "passages": count,
+        "candidates": min(args.torch_candidates, args.candidates),
+        "torch_s_per_passage": times["torch"] / count,
+        "numba_s_per_passage": times["numba"] / count,
+        "speedup": times["torch"] / max(times["numba"], 1e-12),
+        "max_abs_diff": worst,
+    }
 
 
 def report(rows: list[dict], versus: dict, machine: dict) -> None:
@@ -161,23 +179,48 @@ def report(rows: list[dict], versus: dict, machine: dict) -> None:
     from rich.table import Table
 
     table = Table(title=f"attndsl scores: {machine['source']}")
-    for column in ("case", "C", "K", "P", "patterns s", "(kernels s)", "attention s",
-                   "compare s", "total s", "C·K·P/s", "compare C·K·P/s", "mean best"):
+    for column in (
+        "case",
+        "C",
+        "K",
+        "P",
+        "patterns s",
+        "(kernels s)",
+        "attention s",
+        "compare s",
+        "total s",
+        "C·K·P/s",
+        "compare C·K·P/s",
+        "mean best",
+    ):
         table.add_column(column, justify="left" if column == "case" else "right")
     for r in rows:
-        table.add_row(r["case"], str(r["candidates"]), str(r["heads"]), str(r["passages"]),
-                      f"{r['patterns_s']:.2f}", f"{r['kernel_s']:.2f}",
-                      f"{r['attention_s']:.2f}", f"{r['compare_s']:.2f}",
-                      f"{r['total_s']:.2f}", f"{r['pairs_per_s']:,.0f}",
-                      f"{r['compare_pairs_per_s']:,.0f}", f"{r['mean_best']:.3f}")
+        table.add_row(
+            r["case"],
+            str(r["candidates"]),
+            str(r["heads"]),
+            str(r["passages"]),
+            f"{r['patterns_s']:.2f}",
+            f"{r['kernel_s']:.2f}",
+            f"{r['attention_s']:.2f}",
+            f"{r['compare_s']:.2f}",
+            f"{r['total_s']:.2f}",
+            f"{r['pairs_per_s']:,.0f}",
+            f"{r['compare_pairs_per_s']:,.0f}",
+            f"{r['mean_best']:.3f}",
+        )
     console = Console(width=160)
     console.print(table)
-    console.print(f"torch broadcast vs Numba, {versus['passages']} passage(s) × "
-                  f"{versus['candidates']} candidates: {versus['torch_s_per_passage']:.2f} s vs "
-                  f"{versus['numba_s_per_passage']:.3f} s per passage "
-                  f"(×{versus['speedup']:.0f}; max |diff| {versus['max_abs_diff']:.1e})")
-    console.print(f"load average before {machine['load_average_before']}, after "
-                  f"{machine['load_average_after']}; {machine['numba_threads']} Numba threads")
+    console.print(
+        f"torch broadcast vs Numba, {versus['passages']} passage(s) × "
+        f"{versus['candidates']} candidates: {versus['torch_s_per_passage']:.2f} s vs "
+        f"{versus['numba_s_per_passage']:.3f} s per passage "
+        f"(×{versus['speedup']:.0f}; max |diff| {versus['max_abs_diff']:.1e})"
+    )
+    console.print(
+        f"load average before {machine['load_average_before']}, after "
+        f"{machine['load_average_after']}; {machine['numba_threads']} Numba threads"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -200,26 +243,40 @@ def main(argv: list[str] | None = None) -> int:
     kernels = [attndsl.compile(p, backend="numba") for p in library.values()]
     compile_s = time.perf_counter() - start
     pairwise(np.eye(2, dtype=np.float32)[None], np.eye(2, dtype=np.float32)[None], args.metric)
-    rows = [run_case(case, cache, vocab, kernels, names, args)
-            for case in args.cases.split(",")]
+    rows = [run_case(case, cache, vocab, kernels, names, args) for case in args.cases.split(",")]
     versus = torch_vs_numba(cache, vocab, kernels, names, args)
-    machine = {"source": source, "cpu_count": os.cpu_count(),
-               "numba_threads": numba.get_num_threads(), "torch_threads": torch.get_num_threads(),
-               "library_compile_s": compile_s, "load_average_before": load_before,
-               "load_average_after": load_average(), "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-               "python": sys.version.split()[0], "numba": numba.__version__,
-               "torch": torch.__version__}
+    machine = {
+        "source": source,
+        "cpu_count": os.cpu_count(),
+        "numba_threads": numba.get_num_threads(),
+        "torch_threads": torch.get_num_threads(),
+        "library_compile_s": compile_s,
+        "load_average_before": load_before,
+        "load_average_after": load_average(),
+        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "python": sys.version.split()[0],
+        "numba": numba.__version__,
+        "torch": torch.__version__,
+    }
     programs = next((r for r in rows if r["case"] == "programs"), None)
-    target = {"description": f"{args.candidates} programs × all heads × {args.passages} "
-              f"passages under {TARGET_S:.0f} s",
-              "total_s": programs and programs["total_s"],
-              "met": programs and programs["total_s"] < TARGET_S}
+    target = {
+        "description": f"{args.candidates} programs × all heads × {args.passages} "
+        f"passages under {TARGET_S:.0f} s",
+        "total_s": programs and programs["total_s"],
+        "met": programs and programs["total_s"] < TARGET_S,
+    }
     report(rows, versus, machine)
-    print(f"target: {target['description']}: {target['total_s']} s → "
-          f"{'met' if target['met'] else 'NOT met'}")
+    print(
+        f"target: {target['description']}: {target['total_s']} s → "
+        f"{'met' if target['met'] else 'NOT met'}"
+    )
     if args.json:
-        Path(args.json).write_text(json.dumps({"rows": rows, "torch_vs_numba": versus,
-                                               "machine": machine, "target": target}, indent=2))
+        Path(args.json).write_text(
+            json.dumps(
+                {"rows": rows, "torch_vs_numba": versus, "machine": machine, "target": target},
+                indent=2,
+            )
+        )
     return 0
 
 

@@ -23,13 +23,54 @@ from ._numba import HEADER, PARAMS, PROGRAM_ID
 _HEADER = re.compile(r"# attndsl kernel for program " + PROGRAM_ID.pattern)
 _LOCAL = re.compile(r"v[0-9]+")
 _NUMPY = {"int64", "float64", "inf", "nan"}
-_RUNTIME = {"iadd", "isub", "imul", "ineg", "iabs", "ifloordiv", "imod", "fdiv", "ffloordiv",
-            "fmod", "flog", "fsqrt", "fexp", "fmin", "fmax", "imin", "imax", "tok_at", "lower",
-            "tok_test", "tok_in", "tok_eq", "tok_is", "at", "out_read", "store"}
+_RUNTIME = {
+    "iadd",
+    "isub",
+    "imul",
+    "ineg",
+    "iabs",
+    "ifloordiv",
+    "imod",
+    "fdiv",
+    "ffloordiv",
+    "fmod",
+    "flog",
+    "fsqrt",
+    "fexp",
+    "fmin",
+    "fmax",
+    "imin",
+    "imax",
+    "tok_at",
+    "lower",
+    "tok_test",
+    "tok_in",
+    "tok_eq",
+    "tok_is",
+    "at",
+    "out_read",
+    "store",
+}
 _NAMES = {*PARAMS, "range", "abs"}
-_EXPR_NODES = (ast.BinOp, ast.UnaryOp, ast.BoolOp, ast.Compare, ast.IfExp, ast.Call,
-               ast.Subscript, ast.Name, ast.Constant, ast.Attribute, ast.Tuple, ast.Load,
-               ast.Store, ast.operator, ast.unaryop, ast.boolop, ast.cmpop)
+_EXPR_NODES = (
+    ast.BinOp,
+    ast.UnaryOp,
+    ast.BoolOp,
+    ast.Compare,
+    ast.IfExp,
+    ast.Call,
+    ast.Subscript,
+    ast.Name,
+    ast.Constant,
+    ast.Attribute,
+    ast.Tuple,
+    ast.Load,
+    ast.Store,
+    ast.operator,
+    ast.unaryop,
+    ast.boolop,
+    ast.cmpop,
+)
 
 
 class KernelSourceError(AttnDslError):
@@ -46,8 +87,7 @@ def _check_text(source: str) -> None:
         raise _fail("a character outside printable ASCII")
     lines = source.split("\n")
     comments = [line for line in lines if "#" in line]
-    if comments != [lines[0], lines[1]] or not _HEADER.fullmatch(lines[0]) \
-            or lines[1] != HEADER:
+    if comments != [lines[0], lines[1]] or not _HEADER.fullmatch(lines[0]) or lines[1] != HEADER:
         raise _fail("comments other than the header")
 
 
@@ -59,8 +99,11 @@ def _check_expr(node: ast.AST) -> None:
             raise _fail(f"expression node {type(sub).__name__}", sub)
         if isinstance(sub, ast.Constant) and type(sub.value) not in (int, float, bool):
             raise _fail("a constant that is not a number", sub)
-        if isinstance(sub, ast.Name) and id(sub) not in bases \
-                and not (sub.id in _NAMES or _LOCAL.fullmatch(sub.id)):
+        if (
+            isinstance(sub, ast.Name)
+            and id(sub) not in bases
+            and not (sub.id in _NAMES or _LOCAL.fullmatch(sub.id))
+        ):
             raise _fail(f"the name {sub.id!r}", sub)
         if isinstance(sub, ast.Attribute):
             base = sub.value.id if isinstance(sub.value, ast.Name) else ""
@@ -69,20 +112,25 @@ def _check_expr(node: ast.AST) -> None:
                 raise _fail(f"the attribute {base}.{sub.attr}", sub)
         if isinstance(sub, ast.Call):
             func = sub.func
-            if sub.keywords or not (isinstance(func, ast.Attribute)
-                                    or (isinstance(func, ast.Name)
-                                        and func.id in ("range", "abs"))):
+            if sub.keywords or not (
+                isinstance(func, ast.Attribute)
+                or (isinstance(func, ast.Name) and func.id in ("range", "abs"))
+            ):
                 raise _fail("a call of something other than a helper", sub)
         if isinstance(sub, ast.Subscript) and not (
-                isinstance(sub.value, ast.Name) and sub.value.id in PARAMS):
+            isinstance(sub.value, ast.Name) and sub.value.id in PARAMS
+        ):
             raise _fail("a subscript of something other than a parameter", sub)
 
 
 def _check_target(node: ast.expr) -> None:
     if isinstance(node, ast.Name) and _LOCAL.fullmatch(node.id):
         return
-    if (isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name)
-            and node.value.id == "raw"):
+    if (
+        isinstance(node, ast.Subscript)
+        and isinstance(node.value, ast.Name)
+        and node.value.id == "raw"
+    ):
         _check_expr(node)
         return
     raise _fail("an assignment to something other than a local or raw[a, b]", node)
@@ -95,8 +143,11 @@ def _check_body(body: list[ast.stmt]) -> None:
             _check_expr(stmt.value)
         elif isinstance(stmt, ast.For) and not stmt.orelse:
             _check_target(stmt.target)
-            if not (isinstance(stmt.iter, ast.Call) and isinstance(stmt.iter.func, ast.Name)
-                    and stmt.iter.func.id == "range"):
+            if not (
+                isinstance(stmt.iter, ast.Call)
+                and isinstance(stmt.iter.func, ast.Name)
+                and stmt.iter.func.id == "range"
+            ):
                 raise _fail("a loop over something other than range", stmt)
             _check_expr(stmt.iter)
             _check_body(stmt.body)
@@ -104,8 +155,11 @@ def _check_body(body: list[ast.stmt]) -> None:
             _check_expr(stmt.test)
             _check_body(stmt.body)
             _check_body(stmt.orelse)
-        elif isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call) \
-                and ast.unparse(stmt.value.func) == "rt.store":
+        elif (
+            isinstance(stmt, ast.Expr)
+            and isinstance(stmt.value, ast.Call)
+            and ast.unparse(stmt.value.func) == "rt.store"
+        ):
             _check_expr(stmt.value)
         elif isinstance(stmt, ast.Return) and stmt.value is None:
             pass
@@ -113,8 +167,11 @@ def _check_body(body: list[ast.stmt]) -> None:
             raise _fail(f"the statement {type(stmt).__name__}", stmt)
 
 
-_PRELUDE = ("import numpy as np", "from numba import njit",
-            "from attndsl.compiler import _runtime as rt")
+_PRELUDE = (
+    "import numpy as np",
+    "from numba import njit",
+    "from attndsl.compiler import _runtime as rt",
+)
 _DECORATOR = "njit(rt.PROGRAM_SIG, cache=True, nogil=True)"
 
 
@@ -129,12 +186,20 @@ def check_module(source: str) -> None:
     if len(body) != 6 or [ast.unparse(s) for s in body[:3]] != list(_PRELUDE):
         raise _fail("top-level statements other than the imports, two flags and `program`")
     for stmt, flag in zip(body[3:5], ("USES_STRUCTURE", "READS_OUT")):
-        if not (isinstance(stmt, ast.Assign) and ast.unparse(stmt.targets[0]) == flag
-                and isinstance(stmt.value, ast.Constant) and type(stmt.value.value) is bool):
+        if not (
+            isinstance(stmt, ast.Assign)
+            and ast.unparse(stmt.targets[0]) == flag
+            and isinstance(stmt.value, ast.Constant)
+            and type(stmt.value.value) is bool
+        ):
             raise _fail(f"the flag {flag}", stmt)
     fn = body[5]
-    if not isinstance(fn, ast.FunctionDef) or fn.name != "program" \
-            or [ast.unparse(d) for d in fn.decorator_list] != [_DECORATOR] \
-            or ast.unparse(fn.args) != ", ".join(PARAMS) or fn.returns is not None:
+    if (
+        not isinstance(fn, ast.FunctionDef)
+        or fn.name != "program"
+        or [ast.unparse(d) for d in fn.decorator_list] != [_DECORATOR]
+        or ast.unparse(fn.args) != ", ".join(PARAMS)
+        or fn.returns is not None
+    ):
         raise _fail("the kernel function's name, decorator or parameters", fn)
     _check_body(fn.body)

@@ -23,12 +23,17 @@ class Batch:
         lengths = np.array([len(s) for s in sequences], dtype=np.int64)
         if lengths.size and lengths.max() > MAX_LENGTH:
             longest = int(lengths.argmax())
-            raise ValueError(f"sequence {longest} has {lengths.max()} tokens; the kernels take "
-                             f"at most {MAX_LENGTH}")
+            raise ValueError(
+                f"sequence {longest} has {lengths.max()} tokens; the kernels take "
+                f"at most {MAX_LENGTH}"
+            )
         offsets = np.zeros(len(sequences) + 1, dtype=np.int64)
         np.cumsum(lengths, out=offsets[1:])
-        ids = (np.concatenate([np.asarray(s, dtype=np.int32) for s in sequences])
-               if len(sequences) else np.zeros(0, np.int32))
+        ids = (
+            np.concatenate([np.asarray(s, dtype=np.int32) for s in sequences])
+            if len(sequences)
+            else np.zeros(0, np.int32)
+        )
         return Batch(ids.astype(np.int32, copy=False), offsets)
 
     def __len__(self) -> int:
@@ -43,12 +48,12 @@ class Batch:
         return int(self.lengths.max()) if len(self) else 0
 
     def sequence(self, b: int) -> np.ndarray:
-        return self.ids[self.offsets[b]:self.offsets[b + 1]]
+        return self.ids[self.offsets[b] : self.offsets[b + 1]]
 
     def select(self, start: int, stop: int) -> Batch:
         """Sequences start..stop-1 as their own batch."""
         base = self.offsets[start]
-        return Batch(self.ids[base:self.offsets[stop]], self.offsets[start:stop + 1] - base)
+        return Batch(self.ids[base : self.offsets[stop]], self.offsets[start : stop + 1] - base)
 
     def chunks(self, max_cells: int) -> Iterator[tuple[int, Batch]]:
         """Consecutive sub-batches whose padded [b, N, N] output has at most `max_cells`
@@ -67,7 +72,7 @@ class Batch:
 
 def ragged_offsets(batch: Batch) -> np.ndarray:
     """Offsets into a ragged buffer holding each sequence's n×n pattern back to back."""
-    sizes = batch.lengths ** 2
+    sizes = batch.lengths**2
     offsets = np.zeros(len(batch) + 1, dtype=np.int64)
     np.cumsum(sizes, out=offsets[1:])
     return offsets

@@ -59,42 +59,61 @@ class Kernel:
             return self.source
         from ._numba import emit_block
 
-        return "\n".join(["# lowered IR, run as broadcasting tensor code (loops = dims)",
-                          *emit_block(self.lowered)])
+        return "\n".join(
+            [
+                "# lowered IR, run as broadcasting tensor code (loops = dims)",
+                *emit_block(self.lowered),
+            ]
+        )
 
     # ------------------------------------------------------------ running
-    def __call__(self, batch: Batch | Sequence[Sequence[int]], vocab: Vocab,
-                 device: str | torch.device | None = None) -> torch.Tensor:
+    def __call__(
+        self,
+        batch: Batch | Sequence[Sequence[int]],
+        vocab: Vocab,
+        device: str | torch.device | None = None,
+    ) -> torch.Tensor:
         """Padded patterns [B, N, N] float32 (zeros outside each n×n block)."""
         batch = batch if isinstance(batch, Batch) else Batch.from_sequences(batch)
         return self._impl.padded(batch, vocab, device)  # type: ignore[attr-defined]
 
-    def ragged(self, batch: Batch | Sequence[Sequence[int]], vocab: Vocab,
-               device: str | torch.device | None = None) -> tuple[torch.Tensor, np.ndarray]:
+    def ragged(
+        self,
+        batch: Batch | Sequence[Sequence[int]],
+        vocab: Vocab,
+        device: str | torch.device | None = None,
+    ) -> tuple[torch.Tensor, np.ndarray]:
         """Patterns back to back in one flat float32 buffer, with int64 offsets [B + 1]
         (sequence b's n×n pattern is `flat[offsets[b]:offsets[b + 1]].view(n, n)`)."""
         batch = batch if isinstance(batch, Batch) else Batch.from_sequences(batch)
         return self._impl.ragged(batch, vocab, device), ragged_offsets(batch)  # type: ignore
 
-    def chunks(self, batch: Batch | Sequence[Sequence[int]], vocab: Vocab,
-               max_cells: int = DEFAULT_MAX_CELLS,
-               device: str | torch.device | None = None) -> Iterator[tuple[int, torch.Tensor]]:
+    def chunks(
+        self,
+        batch: Batch | Sequence[Sequence[int]],
+        vocab: Vocab,
+        max_cells: int = DEFAULT_MAX_CELLS,
+        device: str | torch.device | None = None,
+    ) -> Iterator[tuple[int, torch.Tensor]]:
         """(index of the first sequence, padded patterns) for consecutive sub-batches, each
         at most `max_cells` entries: memory stays bounded for any corpus."""
         batch = batch if isinstance(batch, Batch) else Batch.from_sequences(batch)
         for start, part in batch.chunks(max_cells):
             yield start, self(part, vocab, device)
 
-    def on_tokens(self, sequences: Sequence[Sequence[str]],
-                  vocab: Vocab | None = None) -> list[np.ndarray]:
+    def on_tokens(
+        self, sequences: Sequence[Sequence[str]], vocab: Vocab | None = None
+    ) -> list[np.ndarray]:
         """Patterns of token-text sequences, one n×n float32 array each (a word vocabulary is
         built from the sequences when none is given)."""
         vocab = vocab or word_vocab(sequences)
         batch = Batch.from_sequences([vocab.encode(s) for s in sequences])
         flat, offsets = self.ragged(batch, vocab)
         values = flat.cpu().numpy()
-        return [values[offsets[b]:offsets[b + 1]].reshape(n, n)
-                for b, n in enumerate(batch.lengths.tolist())]
+        return [
+            values[offsets[b] : offsets[b + 1]].reshape(n, n)
+            for b, n in enumerate(batch.lengths.tolist())
+        ]
 
 
 class _NumbaImpl:
@@ -103,19 +122,35 @@ class _NumbaImpl:
     def __init__(self, module, lowered: Lowered) -> None:
         self.module, self.lowered = module, lowered
 
-    def _tables(self, vocab: Vocab) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
-                                             np.ndarray]:
-        return (vocab.key_class, vocab.lower_map, vocab.tests, vocab.layout,
-                vocab.literal_classes(self.lowered.literals))
+    def _tables(
+        self, vocab: Vocab
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        return (
+            vocab.key_class,
+            vocab.lower_map,
+            vocab.tests,
+            vocab.layout,
+            vocab.literal_classes(self.lowered.literals),
+        )
 
-    def _run(self, batch: Batch, vocab: Vocab, flat: np.ndarray, cells: np.ndarray,
-             width: int) -> None:
+    def _run(
+        self, batch: Batch, vocab: Vocab, flat: np.ndarray, cells: np.ndarray, width: int
+    ) -> None:
         from . import _runtime
 
         if len(batch):
-            _runtime.run_batch(self.module.program, batch.ids, batch.offsets, flat, cells, width,
-                               *self._tables(vocab), self.module.USES_STRUCTURE,
-                               self.module.READS_OUT, 8 * numba.get_num_threads())
+            _runtime.run_batch(
+                self.module.program,
+                batch.ids,
+                batch.offsets,
+                flat,
+                cells,
+                width,
+                *self._tables(vocab),
+                self.module.USES_STRUCTURE,
+                self.module.READS_OUT,
+                8 * numba.get_num_threads(),
+            )
 
     def padded(self, batch: Batch, vocab: Vocab, device) -> torch.Tensor:
         size = batch.max_length
@@ -144,11 +179,9 @@ def _numba_module_path(program: Program, lowered: Lowered) -> tuple[Path, str]:
     return _cache.module_path(program.id, source), source
 
 
-def is_cached(program: Program) -> bool:
+def is_cached(front: LoweredProgram) -> bool:
     """Whether Numba's machine code for this program's kernel is already on disk."""
-    canonical = program.canonical
-    lowered = prove_ranges(lower(canonical.checked, canonical.id))
-    path, _ = _numba_module_path(canonical, lowered)
+    path, _ = _numba_module_path(front.program, front.lowered)
     return any((path.parent / "__pycache__").glob(f"{path.stem}.*.nbi"))
 
 
@@ -166,8 +199,9 @@ def _build_numba(program: Program, lowered: Lowered) -> tuple[_NumbaImpl, str]:
     return _NumbaImpl(module, lowered), source
 
 
-def compile(program: Program | str, backend: str = "auto",
-            device: str | torch.device | None = None) -> Kernel:
+def compile(
+    program: Program | str, backend: str = "auto", device: str | torch.device | None = None
+) -> Kernel:
     """Compile a program (or its source text) into a batched kernel.
 
     backend: "numba" (every checked program, CPU), "torch" (programs whose loops carry no
@@ -179,9 +213,34 @@ def compile(program: Program | str, backend: str = "auto",
         raise CompileError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     if isinstance(program, str):
         program = Program.from_source(program)
-    canonical = program.canonical
     start = time.perf_counter()
-    lowered = prove_ranges(lower(canonical.checked, canonical.id))
+    return build(lowered_program(program), backend, device, start)
+
+
+@dataclass(frozen=True)
+class LoweredProgram:
+    """A canonical program and its IR, ranges proven: what every backend starts from."""
+
+    program: Program
+    lowered: Lowered
+
+
+def lowered_program(program: Program) -> LoweredProgram:
+    """Lower a program's canonical form and prove its positions' ranges (once per compile)."""
+    canonical = program.canonical
+    return LoweredProgram(canonical, prove_ranges(lower(canonical.checked, canonical.id)))
+
+
+def build(
+    front: LoweredProgram,
+    backend: str = "auto",
+    device: str | torch.device | None = None,
+    start: float | None = None,
+) -> Kernel:
+    """The kernel of a lowered program (`compile` after lowering; `start`: when compiling
+    began, for `Kernel.compile_seconds`)."""
+    start = time.perf_counter() if start is None else start
+    canonical, lowered = front.program, front.lowered
     reason = None
     on_gpu = torch.device(device).type == "cuda" if device else torch.cuda.is_available()
     if backend == "auto" and not on_gpu:
@@ -192,8 +251,15 @@ def compile(program: Program | str, backend: str = "auto",
         reason = vectorise_reason(lowered)
         if reason is None:
             impl = TorchImpl(lowered)
-            return Kernel(canonical, "torch", lowered, time.perf_counter() - start,
-                          impl.describe(), None, impl)
+            return Kernel(
+                canonical,
+                "torch",
+                lowered,
+                time.perf_counter() - start,
+                impl.describe(),
+                None,
+                impl,
+            )
         if backend == "torch":
             raise CompileError(f"the torch backend cannot vectorise this program: {reason}")
     impl, source = _build_numba(canonical, lowered)

@@ -103,13 +103,16 @@ class _Lowerer:
         if isinstance(e, A.BoolOp):
             return I.Logic(e.op, tuple(self.expr(v) for v in e.values))
         if isinstance(e, A.Compare):
-            parts = [self._compare(op, a, b)
-                     for op, a, b in zip(e.ops, e.operands, e.operands[1:])]
+            parts = [self._compare(op, a, b) for op, a, b in zip(e.ops, e.operands, e.operands[1:])]
             return parts[0] if len(parts) == 1 else I.Logic("and", tuple(parts))
         if isinstance(e, A.IfExp):
             kind = self.kind(e)
-            return I.Select(self.expr(e.cond), cast(self.expr(e.then), kind),
-                            cast(self.expr(e.orelse), kind), kind)
+            return I.Select(
+                self.expr(e.cond),
+                cast(self.expr(e.then), kind),
+                cast(self.expr(e.orelse), kind),
+                kind,
+            )
         if isinstance(e, A.Call):
             return self._call(e)
         if isinstance(e, A.Subscript):
@@ -135,8 +138,11 @@ class _Lowerer:
         if op in ("in", "not in"):
             tok = self.expr(left)
             keys = list(dict.fromkeys(token_key(s.value) for s in right.items))  # type: ignore
-            test = (I.TokIsLiteral(tok, self._slot(keys[0])) if len(keys) == 1
-                    else self._literal_run(tok, keys))
+            test = (
+                I.TokIsLiteral(tok, self._slot(keys[0]))
+                if len(keys) == 1
+                else self._literal_run(tok, keys)
+            )
             return test if op == "in" else I.Not(test)
         if isinstance(left, A.Str) or isinstance(right, A.Str):
             literal, other = (left, right) if isinstance(left, A.Str) else (right, left)
@@ -182,8 +188,11 @@ def lower(checked: Checked, program_id: str) -> I.Lowered:
     lowerer = _Lowerer(checked)
     body = lowerer.block(checked.function.body)
     nodes = I.walk(body)
-    local_types = {name: _TYPE[t] for name, t in checked.types.items()
-                   if t in _TYPE and name not in lowerer.length}
+    local_types = {
+        name: _TYPE[t]
+        for name, t in checked.types.items()
+        if t in _TYPE and name not in lowerer.length
+    }
     return I.Lowered(
         program_id=program_id,
         body=body,
@@ -194,4 +203,3 @@ def lower(checked: Checked, program_id: str) -> I.Lowered:
         uses_lower=any(isinstance(n, I.Lower) for n in nodes),
         loop_depth=_depth(body),
     )
-

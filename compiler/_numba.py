@@ -19,8 +19,7 @@ import re
 from . import _ir as I
 from ._vocab import TEST_NAMES
 
-_INT_OPS = {"+": "rt.iadd", "-": "rt.isub", "*": "rt.imul", "//": "rt.ifloordiv",
-            "%": "rt.imod"}
+_INT_OPS = {"+": "rt.iadd", "-": "rt.isub", "*": "rt.imul", "//": "rt.ifloordiv", "%": "rt.imod"}
 _FLOAT_OPS = {"/": "rt.fdiv", "//": "rt.ffloordiv", "%": "rt.fmod"}
 STRUCT_ARGS = ("word_of", "word_start", "sentence_start", "prev_same")
 TABLES = ("key_class", "lower_map", "tests", "lit")
@@ -100,8 +99,7 @@ class _Emitter:
         if isinstance(e, I.TokIsLiteral):
             return f"rt.tok_is(key_class, {self.expr(e.tok)}, lit[{int(e.slot)}])"
         if isinstance(e, I.TokIn):
-            return (f"rt.tok_in(key_class, {self.expr(e.tok)}, lit, {int(e.start)}, "
-                    f"{int(e.stop)})")
+            return f"rt.tok_in(key_class, {self.expr(e.tok)}, lit, {int(e.start)}, {int(e.stop)})"
         if isinstance(e, I.TokAt):
             if not e.checked:
                 return f"np.int64(tok[{self.expr(e.pos)}])"
@@ -135,8 +133,10 @@ class _Emitter:
             elif isinstance(s, I.Store):
                 lines.append(pad + self.store(s))
             elif isinstance(s, I.Loop):
-                lines.append(f"{pad}for {self.var(s.var)} in range({self.expr(s.start)}, "
-                             f"{self.expr(s.stop)}, {int(s.step)}):")
+                lines.append(
+                    f"{pad}for {self.var(s.var)} in range({self.expr(s.start)}, "
+                    f"{self.expr(s.stop)}, {int(s.step)}):"
+                )
                 lines.extend(self.block(s.body, depth + 1) or [f"{pad}    pass"])
             elif isinstance(s, I.If):
                 lines.append(f"{pad}if {self.expr(s.cond)}:")
@@ -170,8 +170,11 @@ def emit_module(lowered: I.Lowered) -> str:
     if not PROGRAM_ID.fullmatch(lowered.program_id):
         raise ValueError("a program id is hexadecimal")
     names = local_names(lowered)
-    inits = [f"    {names[name]} = {_ZERO[kind]}" for name, kind in sorted(lowered.locals.items())
-             if kind in _ZERO]
+    inits = [
+        f"    {names[name]} = {_ZERO[kind]}"
+        for name, kind in sorted(lowered.locals.items())
+        if kind in _ZERO
+    ]
     reads_out = any(isinstance(n, I.OutRead) for n in I.walk(list(lowered.body)))
     lines = [
         f"# attndsl kernel for program {lowered.program_id}",

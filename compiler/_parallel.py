@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 
 from ..lang import Program
-from ._kernel import Kernel, compile, is_cached
+from ._kernel import Kernel, build, compile, is_cached, lowered_program
 
 #: below this many uncached programs, starting workers costs more than it saves
 MIN_PARALLEL = 8
@@ -23,24 +23,28 @@ def _compile_source(source: str) -> None:
         compile(Program.from_source(source), "numba")
 
 
-def compile_many(programs: Sequence[Program], workers: int | None = None,
-                 progress: Callable[[int, int], None] | None = None) -> list[Kernel]:
+def compile_many(
+    programs: Sequence[Program],
+    workers: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[Kernel]:
     """Numba kernels for `programs`, in order; uncached ones compiled `workers` at a time
     (default: one per core)."""
     workers = workers or os.cpu_count() or 1
-    missing = {p.id: p for p in programs if not is_cached(p)}
+    fronts = [lowered_program(p) for p in programs]  # each program lowered once
+    missing = {f.program.id: f.program for f in fronts if not is_cached(f)}
     parallel = workers > 1 and len(missing) >= MIN_PARALLEL
     total = len(programs) + (len(missing) if parallel else 0)
     if parallel:
         context = multiprocessing.get_context("spawn")  # no fork of a process running torch
         with ProcessPoolExecutor(min(workers, len(missing)), mp_context=context) as pool:
-            jobs = [pool.submit(_compile_source, p.canonical.source) for p in missing.values()]
+            jobs = [pool.submit(_compile_source, p.source) for p in missing.values()]
             for done, _ in enumerate(as_completed(jobs), start=1):
                 if progress:
                     progress(done, total)
     kernels = []
-    for done, program in enumerate(programs, start=total - len(programs) + 1):
-        kernels.append(compile(program, "numba"))
+    for done, front in enumerate(fronts, start=total - len(programs) + 1):
+        kernels.append(build(front, "numba"))
         if progress:
             progress(done, total)
     return kernels

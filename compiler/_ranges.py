@@ -140,15 +140,22 @@ class _Ranges:
             return dataclasses.replace(s, value=value)
         if isinstance(s, I.Store):
             row, col = self.interval(s.row, env), self.interval(s.col, env)
-            proven = row is not None and col is not None and self.inside(row) and \
-                self.inside(col)
-            return dataclasses.replace(s, row=self.expr(s.row, env), col=self.expr(s.col, env),
-                                       value=self.expr(s.value, env), checked=not proven)
+            proven = row is not None and col is not None and self.inside(row) and self.inside(col)
+            return dataclasses.replace(
+                s,
+                row=self.expr(s.row, env),
+                col=self.expr(s.col, env),
+                value=self.expr(s.value, env),
+                checked=not proven,
+            )
         if isinstance(s, I.If):
             then_env, else_env = dict(env), dict(env)
-            result = dataclasses.replace(s, cond=self.expr(s.cond, env),
-                                         body=self.block(s.body, then_env),
-                                         orelse=self.block(s.orelse, else_env))
+            result = dataclasses.replace(
+                s,
+                cond=self.expr(s.cond, env),
+                body=self.block(s.body, then_env),
+                orelse=self.block(s.orelse, else_env),
+            )
             for name in set(env) | set(then_env) | set(else_env):
                 joined = self._join(then_env.get(name), else_env.get(name))
                 if joined is None:
@@ -162,8 +169,7 @@ class _Ranges:
 
     def loop(self, s: I.Loop, env: dict[str, Interval]) -> I.Stmt:
         start, stop = self.interval(s.start, env), self.interval(s.stop, env)
-        header = dataclasses.replace(s, start=self.expr(s.start, env),
-                                     stop=self.expr(s.stop, env))
+        header = dataclasses.replace(s, start=self.expr(s.start, env), stop=self.expr(s.stop, env))
         inner = {k: v for k, v in env.items() if k not in _assigned(s.body)}
         saved = self.n_min
         if start is not None and stop is not None:

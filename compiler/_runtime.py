@@ -1,7 +1,7 @@
 """Numba helpers every emitted kernel calls: the language's total operations, token lookups,
 sentence structure and the final normalisation. Compiled once per machine (`cache=True`).
 
-Each helper mirrors a rule of `attndsl._semantics`; the differential tests hold them to it.
+Each helper mirrors a rule of `attndsl.lang.semantics`; the differential tests hold them to it.
 """
 
 from __future__ import annotations
@@ -21,13 +21,24 @@ _jit = njit(cache=True)
 _ints = types.int64[::1]
 #: The signature of every emitted `program(tok, n, raw, key_class, lower_map, tests, lit,
 #: word_of, word_start, sentence_start, prev_same)`.
-PROGRAM_SIG = types.void(types.int32[::1], types.int64, types.float64[:, ::1], _ints, _ints,
-                         types.boolean[:, ::1], _ints, _ints, _ints, _ints, _ints)
+PROGRAM_SIG = types.void(
+    types.int32[::1],
+    types.int64,
+    types.float64[:, ::1],
+    _ints,
+    _ints,
+    types.boolean[:, ::1],
+    _ints,
+    _ints,
+    _ints,
+    _ints,
+    _ints,
+)
 
 INT64_MIN = np.int64(-(2**63))
 
 
-# Int arithmetic wraps at 64 bits, as `attndsl._semantics` says. Numba marks signed adds,
+# Int arithmetic wraps at 64 bits, as `attndsl.lang.semantics` says. Numba marks signed adds,
 # subtracts, multiplies and negations "no signed wrap", which lets LLVM assume, say, that
 # `i + big < 0` is false; unsigned operations carry no such flag and give the same bits.
 @_jit
@@ -209,7 +220,7 @@ def sentence_structure(tok, key_class, layout):
 
 
 #: The smallest normal double: a row mass below it is scaled by its peak first (1 / mass
-#: would overflow), as `attndsl._semantics.normalise` does for every row.
+#: would overflow), as `attndsl.lang.semantics.normalise` does for every row.
 _NORMAL = np.finfo(np.float64).tiny
 
 # Only value-safe relaxations: reordering sums and reciprocals, never assuming away NaN or inf.
@@ -234,7 +245,7 @@ def _write_row(raw, row, i, total):
     for j in range(i + 1):
         v = raw[i, j]
         row[j] = v * inverse if v > 0.0 else 0.0
-    row[i + 1:] = 0.0
+    row[i + 1 :] = 0.0
 
 
 @njit(cache=True)
@@ -261,14 +272,14 @@ def _finish_slow_row(raw, row, i):
         for j in range(i + 1):
             v = raw[i, j]
             row[j] = (v / peak) / total if v > 0.0 else 0.0
-    row[i + 1:] = 0.0
+    row[i + 1 :] = 0.0
 
 
 @njit(cache=True)
 def finish(raw, dest, n):
     """Normalise the raw output (its top-left n×n block) into dest (an m×m float32 block,
     m >= n), writing every entry once: the pattern for j <= i < n, zeros elsewhere (the
-    rules of `attndsl._semantics.normalise`)."""
+    rules of `attndsl.lang.semantics.normalise`)."""
     for i in range(n):
         row = dest[i]
         total = _row_mass(raw, i)
@@ -293,7 +304,7 @@ def batch_structure(ids, offsets, key_class, layout, size):
     for b in prange(count):
         start = offsets[b]
         n = offsets[b + 1] - start
-        w, ws, ss, ps = sentence_structure(ids[start:start + n], key_class, layout)
+        w, ws, ss, ps = sentence_structure(ids[start : start + n], key_class, layout)
         word_of[b, :n] = w
         word_start[b, :n] = ws
         sentence_start[b, :n] = ss
@@ -301,12 +312,42 @@ def batch_structure(ids, offsets, key_class, layout, size):
     return word_of, word_start, sentence_start, prev_same
 
 
-@njit(types.void(types.FunctionType(PROGRAM_SIG), types.int32[::1], _ints,
-                 types.float32[::1], _ints, types.int64, _ints, _ints, types.boolean[:, ::1],
-                 types.boolean[:, ::1], _ints, types.boolean, types.boolean, types.int64),
-      parallel=True, cache=True)
-def run_batch(program, ids, offsets, flat, cells, width, key_class, lower_map, tests, layout,
-              lit, structured, reads_out, chunks):
+@njit(
+    types.void(
+        types.FunctionType(PROGRAM_SIG),
+        types.int32[::1],
+        _ints,
+        types.float32[::1],
+        _ints,
+        types.int64,
+        _ints,
+        _ints,
+        types.boolean[:, ::1],
+        types.boolean[:, ::1],
+        _ints,
+        types.boolean,
+        types.boolean,
+        types.int64,
+    ),
+    parallel=True,
+    cache=True,
+)
+def run_batch(
+    program,
+    ids,
+    offsets,
+    flat,
+    cells,
+    width,
+    key_class,
+    lower_map,
+    tests,
+    layout,
+    lit,
+    structured,
+    reads_out,
+    chunks,
+):
     """Run `program` on every sentence of a ragged batch in parallel; sentence b's pattern
     goes to flat[cells[b]:] as an m×m block (m = width, or the sentence length if width is 0).
     The sentences are split into `chunks` parallel chunks (a few per thread), each reusing
@@ -324,22 +365,34 @@ def run_batch(program, ids, offsets, flat, cells, width, key_class, lower_map, t
         for b in range(c * count // chunks, (c + 1) * count // chunks):
             start = offsets[b]
             n = offsets[b + 1] - start
-            tok = ids[start:start + n]
-            raw = scratch[:n * n].reshape((n, n))
+            tok = ids[start : start + n]
+            raw = scratch[: n * n].reshape((n, n))
             if reads_out:
                 raw[:] = 0.0
             else:
                 for i in range(n):
-                    raw[i, :i + 1] = 0.0
+                    raw[i, : i + 1] = 0.0
             if structured:
                 word_of, word_start, sentence_start, prev_same = sentence_structure(
-                    tok, key_class, layout)
+                    tok, key_class, layout
+                )
             else:
                 word_of, word_start, sentence_start, prev_same = none, none, none, none
-            program(tok, n, raw, key_class, lower_map, tests, lit, word_of, word_start,
-                    sentence_start, prev_same)
+            program(
+                tok,
+                n,
+                raw,
+                key_class,
+                lower_map,
+                tests,
+                lit,
+                word_of,
+                word_start,
+                sentence_start,
+                prev_same,
+            )
             m = width if width > 0 else n
-            finish(raw, flat[cells[b]:cells[b] + m * m].reshape((m, m)), n)
+            finish(raw, flat[cells[b] : cells[b] + m * m].reshape((m, m)), n)
 
 
 @njit(parallel=True, cache=True)

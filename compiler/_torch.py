@@ -124,8 +124,9 @@ class _Writes:
 class _Run:
     """Evaluates one lowered program on one sub-batch."""
 
-    def __init__(self, lowered: I.Lowered, batch: Batch, vocab: Vocab, tables: dict,
-                 device: torch.device) -> None:
+    def __init__(
+        self, lowered: I.Lowered, batch: Batch, vocab: Vocab, tables: dict, device: torch.device
+    ) -> None:
         self.lowered, self.device, self.tables = lowered, device, tables
         self.size = batch.max_length
         self.count = len(batch)
@@ -134,18 +135,21 @@ class _Run:
         ids = np.zeros((self.count, self.size), dtype=np.int64)
         for b in range(self.count):
             seq = batch.sequence(b)
-            ids[b, :len(seq)] = seq
+            ids[b, : len(seq)] = seq
         self.ids = torch.as_tensor(ids, device=device)
         self.struct = {}
         if lowered.uses_structure:
-            arrays = batch_structure(batch.ids, batch.offsets, vocab.key_class, vocab.layout,
-                                     self.size)
-            self.struct = {name: torch.as_tensor(a, device=device)
-                           for name, a in zip(_STRUCT, arrays)}
+            arrays = batch_structure(
+                batch.ids, batch.offsets, vocab.key_class, vocab.layout, self.size
+            )
+            self.struct = {
+                name: torch.as_tensor(a, device=device) for name, a in zip(_STRUCT, arrays)
+            }
         self.writes: list[_Writes] = []
         self.trash = self.count * self.size * self.size  # the cell that absorbs no-op writes
-        self.order = {id(s): k for k, s in enumerate(I.walk(list(lowered.body)))
-                      if isinstance(s, I.Stmt)}
+        self.order = {
+            id(s): k for k, s in enumerate(I.walk(list(lowered.body))) if isinstance(s, I.Stmt)
+        }
         self.statements = max(1, len(self.order))
 
     # grid helpers: every tensor has rank 1 + depth, dimension 0 is the sentence
@@ -192,8 +196,14 @@ class _Run:
             return result
         if isinstance(e, I.Cmp):
             a, b = self.expr(e.a, env, depth), self.expr(e.b, env, depth)
-            return {"<": torch.lt, "<=": torch.le, ">": torch.gt, ">=": torch.ge,
-                    "==": torch.eq, "!=": torch.ne}[e.op](a, b)
+            return {
+                "<": torch.lt,
+                "<=": torch.le,
+                ">": torch.gt,
+                ">=": torch.ge,
+                "==": torch.eq,
+                "!=": torch.ne,
+            }[e.op](a, b)
         if isinstance(e, I.Logic):
             parts = [self.expr(a, env, depth) for a in e.args]
             result = parts[0]
@@ -203,8 +213,11 @@ class _Run:
         if isinstance(e, I.Not):
             return ~self.expr(e.value, env, depth)
         if isinstance(e, I.Select):
-            return torch.where(self.expr(e.cond, env, depth), self.expr(e.then, env, depth),
-                               self.expr(e.orelse, env, depth))
+            return torch.where(
+                self.expr(e.cond, env, depth),
+                self.expr(e.then, env, depth),
+                self.expr(e.orelse, env, depth),
+            )
         return self._token_expr(e, env, depth)
 
     def _token_expr(self, e: I.Expr, env: dict, depth: int) -> torch.Tensor:
@@ -218,7 +231,7 @@ class _Run:
             return (t >= 0) & (key_class[t.clamp(min=0)] == self.tables["lit"][e.slot])
         if isinstance(e, I.TokIn):
             t = self.expr(e.tok, env, depth)
-            classes = self.tables["lit"][e.start:e.stop]
+            classes = self.tables["lit"][e.start : e.stop]
             return (t >= 0) & torch.isin(key_class[t.clamp(min=0)], classes)
         if isinstance(e, I.TokTest):
             t = self.expr(e.tok, env, depth)
@@ -229,12 +242,12 @@ class _Run:
         if isinstance(e, I.TokAt):
             return self._gather(self.ids, self.expr(e.pos, env, depth), depth, e.checked)
         if isinstance(e, I.Struct):
-            return self._gather(self.struct[e.name], self.expr(e.pos, env, depth), depth,
-                                e.checked)
+            return self._gather(self.struct[e.name], self.expr(e.pos, env, depth), depth, e.checked)
         raise TypeError(f"cannot run {e!r} on the torch backend")  # pragma: no cover
 
-    def _gather(self, table: torch.Tensor, pos: torch.Tensor, depth: int,
-                checked: bool) -> torch.Tensor:
+    def _gather(
+        self, table: torch.Tensor, pos: torch.Tensor, depth: int, checked: bool
+    ) -> torch.Tensor:
         pos = self._shape(pos, depth)
         if self.size == 0:
             return torch.full_like(pos, -1)
@@ -245,8 +258,14 @@ class _Run:
         return torch.where(inside, found, -1)
 
     # statements
-    def block(self, body: tuple[I.Stmt, ...], mask: torch.Tensor, env: dict, depth: int,
-              keys: list[torch.Tensor]) -> torch.Tensor:
+    def block(
+        self,
+        body: tuple[I.Stmt, ...],
+        mask: torch.Tensor,
+        env: dict,
+        depth: int,
+        keys: list[torch.Tensor],
+    ) -> torch.Tensor:
         """Run statements on the lanes in `mask`; the lanes still running afterwards."""
         for s in body:
             if isinstance(s, I.Let):
@@ -266,14 +285,16 @@ class _Run:
                 return torch.zeros_like(mask)
         return mask
 
-    def loop(self, s: I.Loop, mask: torch.Tensor, env: dict, depth: int,
-             keys: list[torch.Tensor]) -> None:
+    def loop(
+        self, s: I.Loop, mask: torch.Tensor, env: dict, depth: int, keys: list[torch.Tensor]
+    ) -> None:
         start = self._shape(self.expr(s.start, env, depth), depth)
         stop = self._shape(self.expr(s.stop, env, depth), depth)
         step = s.step
         span = (stop - start) if step > 0 else (start - stop)
-        trips = torch.where(mask, torch.div(span + abs(step) - 1, abs(step),
-                                            rounding_mode="floor").clamp(min=0), 0)
+        trips = torch.where(
+            mask, torch.div(span + abs(step) - 1, abs(step), rounding_mode="floor").clamp(min=0), 0
+        )
         longest = int(trips.max()) if trips.numel() else 0
         if longest == 0:
             return
@@ -284,8 +305,9 @@ class _Run:
         inner_keys = [k.unsqueeze(-1) for k in keys] + [self.const(self.order[id(s)], "int"), t]
         self.block(s.body, inner_mask, inner, depth + 1, inner_keys)
 
-    def store(self, s: I.Store, mask: torch.Tensor, env: dict, depth: int,
-              keys: list[torch.Tensor]) -> None:
+    def store(
+        self, s: I.Store, mask: torch.Tensor, env: dict, depth: int, keys: list[torch.Tensor]
+    ) -> None:
         row = self._shape(self.expr(s.row, env, depth), depth)
         col = self._shape(self.expr(s.col, env, depth), depth)
         value = self._shape(self.expr(s.value, env, depth), depth)
@@ -294,14 +316,16 @@ class _Run:
         shape = torch.broadcast_shapes(valid.shape, row.shape, col.shape, value.shape)
         valid = valid.expand(shape).reshape(-1)
         cell = ((self.bidx(depth) * self.size + row) * self.size + col).expand(shape).reshape(-1)
-        self.writes.append(_Writes(
-            cells=torch.where(valid, cell, self.trash),
-            values=torch.where(valid, value.expand(shape).reshape(-1).to(torch.float64), 0.0),
-            kind={"": 0, "+": 1, "-": -1}[s.op],
-            valid=valid,
-            keys=[*keys, self.const(self.order[id(s)], "int")],
-            shape=shape,
-        ))
+        self.writes.append(
+            _Writes(
+                cells=torch.where(valid, cell, self.trash),
+                values=torch.where(valid, value.expand(shape).reshape(-1).to(torch.float64), 0.0),
+                kind={"": 0, "+": 1, "-": -1}[s.op],
+                valid=valid,
+                keys=[*keys, self.const(self.order[id(s)], "int")],
+                shape=shape,
+            )
+        )
 
     # output
     def resolve(self) -> torch.Tensor:
@@ -316,13 +340,13 @@ class _Run:
                 raw.index_put_((w.cells,), w.values)
         else:
             self._sequential(raw)
-        return raw[:self.trash].view(self.count, self.size, self.size)
+        return raw[: self.trash].view(self.count, self.size, self.size)
 
     def _written_once(self) -> bool:
         counts = torch.zeros(self.trash + 1, dtype=torch.int64, device=self.device)
         for w in self.writes:
             counts.index_add_(0, w.cells, torch.ones_like(w.cells))
-        return bool(counts[:self.trash].max() <= 1) if self.trash else True
+        return bool(counts[: self.trash].max() <= 1) if self.trash else True
 
     def _sequential(self, raw: torch.Tensor) -> None:
         """Replay the writes in execution order: the last `=` to a cell wins, then every
@@ -330,12 +354,18 @@ class _Run:
         writes = self.writes
         cells = torch.cat([w.cells[w.valid] for w in writes])
         values = torch.cat([w.values[w.valid] for w in writes])
-        kinds = torch.cat([torch.full((int(w.valid.sum()),), w.kind, dtype=torch.int64,
-                                      device=self.device) for w in writes])
+        kinds = torch.cat(
+            [
+                torch.full((int(w.valid.sum()),), w.kind, dtype=torch.int64, device=self.device)
+                for w in writes
+            ]
+        )
         keys = [w.order_keys() for w in writes]
         width = max(len(k) for k in keys)
-        columns = [torch.cat([k[c] if c < len(k) else torch.zeros_like(k[0]) for k in keys])
-                   for c in range(width)]
+        columns = [
+            torch.cat([k[c] if c < len(k) else torch.zeros_like(k[0]) for k in keys])
+            for c in range(width)
+        ]
         order = torch.arange(cells.numel(), device=self.device)
         for column in reversed(columns):  # stable sorts, least significant key first
             order = order[torch.sort(column[order], stable=True).indices]
@@ -370,13 +400,14 @@ def _arith(op: str, a: torch.Tensor, b: torch.Tensor, kind: str) -> torch.Tensor
     trivial = (b == 0) | (b == -1)
     safe = torch.where(trivial, 1, b)
     if op == "//":
-        return torch.where(b == 0, 0, torch.where(b == -1, -a, torch.div(a, safe,
-                                                                           rounding_mode="floor")))
+        return torch.where(
+            b == 0, 0, torch.where(b == -1, -a, torch.div(a, safe, rounding_mode="floor"))
+        )
     return torch.where(trivial, 0, torch.remainder(a, safe))
 
 
 def normalise(raw: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    """`attndsl._semantics.normalise` for a padded batch: raw [B, N, N] float64 (overwritten)
+    """`attndsl.lang.semantics.normalise` for a padded batch: raw [B, N, N] float64 (overwritten)
     → float32 patterns, zero outside each sentence. On the CPU this is the Numba kernels'
     own `finish`; elsewhere the same rules as tensor operations."""
     count, size, _ = raw.shape
@@ -417,8 +448,10 @@ class TorchImpl:
         self._tables: dict[tuple[str, str], dict] = {}
 
     def describe(self) -> str:
-        return (f"torch: loops become tensor dimensions (depth {self.lowered.loop_depth}); "
-                f"{len(self.lowered.body)} top-level statements")
+        return (
+            f"torch: loops become tensor dimensions (depth {self.lowered.loop_depth}); "
+            f"{len(self.lowered.body)} top-level statements"
+        )
 
     def tables(self, vocab: Vocab, device: torch.device) -> dict:
         key = (vocab.fingerprint, str(device))
@@ -429,8 +462,7 @@ class TorchImpl:
                 "key_class": torch.as_tensor(np.append(vocab.key_class, -3), device=device),
                 "lower_map": torch.as_tensor(np.append(vocab.lower_map, -1), device=device),
                 "tests": torch.as_tensor(np.pad(vocab.tests, ((0, 0), (0, 1))), device=device),
-                "lit": torch.as_tensor(vocab.literal_classes(self.lowered.literals),
-                                       device=device),
+                "lit": torch.as_tensor(vocab.literal_classes(self.lowered.literals), device=device),
             }
         return self._tables[key]
 
@@ -456,11 +488,12 @@ class TorchImpl:
         parts = self.patterns(batch, vocab, device)
         if len(parts) == 1:
             return parts[0]
-        out = torch.zeros(len(batch), size, size, dtype=torch.float32,
-                          device=torch.device(device or "cpu"))
+        out = torch.zeros(
+            len(batch), size, size, dtype=torch.float32, device=torch.device(device or "cpu")
+        )
         start = 0
         for part in parts:
-            out[start:start + part.shape[0], :part.shape[1], :part.shape[2]] = part
+            out[start : start + part.shape[0], : part.shape[1], : part.shape[2]] = part
             start += part.shape[0]
         return out
 

@@ -50,8 +50,7 @@ class Vocab:
     def literal_classes(self, keys: Sequence[str]) -> np.ndarray:
         """The key class of each literal's key, as `Lowered.literals` holds them (NO_CLASS
         when no token has that key)."""
-        return np.array([self.classes.get(k, NO_CLASS) for k in keys] or [0],
-                        dtype=np.int64)
+        return np.array([self.classes.get(k, NO_CLASS) for k in keys] or [0], dtype=np.int64)
 
     def holds(self, test: str) -> np.ndarray:
         """Whether token test `test` (e.g. "is_punct") holds, per id: bool [V']."""
@@ -62,8 +61,10 @@ class Vocab:
         index = self._index()
         missing = [t for t in tokens if t not in index]
         if missing:
-            raise AttnDslError(f"{len(missing)} token(s) not in the vocabulary, e.g. "
-                               f"{missing[0]!r}; build it from these texts (word_vocab)")
+            raise AttnDslError(
+                f"{len(missing)} token(s) not in the vocabulary, e.g. "
+                f"{missing[0]!r}; build it from these texts (word_vocab)"
+            )
         return np.array([index[t] for t in tokens], dtype=np.int32)
 
     def decode(self, ids: Iterable[int]) -> list[str]:
@@ -109,16 +110,25 @@ def _build(texts: tuple[str, ...], fingerprint: str) -> Vocab:
             position[low] = len(extended)
             extended.append(low)
         lower_map.append(position[low])
-    for text in extended[len(texts):]:  # lower-case of a lower-case entry is itself
+    for text in extended[len(texts) :]:  # lower-case of a lower-case entry is itself
         lower_map.append(position[text.lower()] if text.lower() in position else position[text])
     classes: dict[str, int] = {}
-    key_class = np.array([classes.setdefault(token_key(t), len(classes)) for t in extended],
-                         dtype=np.int64)
+    key_class = np.array(
+        [classes.setdefault(token_key(t), len(classes)) for t in extended], dtype=np.int64
+    )
     tests = np.array([[fn(t) for t in extended] for fn in TOKEN_TESTS.values()], dtype=bool)
     layout = np.array([layout_flags(t) for t in extended], dtype=bool).reshape(
-        len(extended), len(LAYOUT_FLAGS))
-    return Vocab(texts, key_class, np.array(lower_map, dtype=np.int64),
-                 tests.reshape(len(TEST_NAMES), len(extended)), layout, classes, fingerprint)
+        len(extended), len(LAYOUT_FLAGS)
+    )
+    return Vocab(
+        texts,
+        key_class,
+        np.array(lower_map, dtype=np.int64),
+        tests.reshape(len(TEST_NAMES), len(extended)),
+        layout,
+        classes,
+        fingerprint,
+    )
 
 
 def word_vocab(sequences: Iterable[Sequence[str]]) -> Vocab:

@@ -61,8 +61,9 @@ def system_prompt() -> str:
         program = programs[stem]
         hypothesis = (program.docstring or program.name).strip().split("\n", 1)[0]
         answers[f"answer_{stem}"] = answer(hypothesis, program.source)
-    return render("system", language=template("language").strip(),
-                  examples=render("examples", **answers))
+    return render(
+        "system", language=template("language").strip(), examples=render("examples", **answers)
+    )
 
 
 def user_prompt(layer: int, head: int, summary: str, count: int) -> str:
@@ -72,13 +73,22 @@ def user_prompt(layer: int, head: int, summary: str, count: int) -> str:
 
 def repair_prompt(rejected: Sequence[tuple[str, str]]) -> str:
     """Send rejected programs back: (hypothesis, the checker's error text) for each."""
-    errors = "\n\n".join(f"Program with hypothesis {hyp!r}:\n{fenced(err.strip(), 'text')}"
-                         for hyp, err in rejected)
+    errors = "\n\n".join(
+        f"Program with hypothesis {hyp!r}:\n{fenced(err.strip(), 'text')}" for hyp, err in rejected
+    )
     return render("repair", rejected=len(rejected), errors=errors)
 
 
-def refine_prompt(layer: int, head: int, summary: str, hypothesis: str, source: str,
-                  report: str, count: int) -> str:
+def refine_prompt(
+    layer: int, head: int, summary: str, hypothesis: str, source: str, report: str, count: int
+) -> str:
     """Ask for fixes to the best program so far, given how it does on held-out text."""
-    return render("refine", layer=layer, head=head, summary=summary.strip(),
-                  program=answer(hypothesis, source), report=report.strip(), count=count)
+    return render(
+        "refine",
+        layer=layer,
+        head=head,
+        summary=summary.strip(),
+        program=answer(hypothesis, source),
+        report=report.strip(),
+        count=count,
+    )

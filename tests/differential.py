@@ -69,8 +69,9 @@ def check(source: str, token_lists: list[list[str]]) -> str | None:
             n = len(want)
             worst = float(np.abs(got[b, :n, :n] - want).max()) if n else 0.0
             if not worst <= TOLERANCE:
-                return (f"{backend} differs from the interpreter by {worst:.3g} on "
-                        f"{token_lists[b]!r}")
+                return (
+                    f"{backend} differs from the interpreter by {worst:.3g} on {token_lists[b]!r}"
+                )
     return None
 
 
@@ -86,8 +87,13 @@ def _worker(shard: int, count: int, seed: int) -> None:
     def say(**fields: object) -> None:
         print(json.dumps(fields), flush=True)
 
-    @settings(max_examples=count, database=None, deadline=None, phases=[Phase.generate],
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=count,
+        database=None,
+        deadline=None,
+        phases=[Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
     @hypothesis_seed(seed * 1000 + shard)
     @given(programs(extreme=True), st.lists(sentences(), min_size=1, max_size=3))
     def one(source: str, token_lists: list[list[str]]) -> None:
@@ -139,8 +145,9 @@ class _Reader:
             failures.append(Failure(f"the worker died with exit code {code}", source))
 
 
-def run_campaign(count: int, seed: int = 0, cache: str | Path | None = None,
-                 workers: int = WORKERS) -> tuple[int, list[Failure]]:
+def run_campaign(
+    count: int, seed: int = 0, cache: str | Path | None = None, workers: int = WORKERS
+) -> tuple[int, list[Failure]]:
     """Check `count` generated programs in `workers` processes: (programs finished,
     failures)."""
     env = dict(os.environ)
@@ -154,7 +161,11 @@ def run_campaign(count: int, seed: int = 0, cache: str | Path | None = None,
         if share:
             process = subprocess.Popen(
                 [sys.executable, str(Path(__file__).resolve()), str(k), str(share), str(seed)],
-                env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=here)
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                cwd=here,
+            )
             reader = _Reader(process)
             readers[reader.fd] = reader
     failures: list[Failure] = []

@@ -23,15 +23,32 @@ class Hang:
     """No answer at all: the handler waits until the server stops."""
 
 
-def completion(content: str | None, prompt_tokens: int | None = 100,
-               completion_tokens: int | None = 50, finish_reason: str = "stop") -> Reply:
+def completion(
+    content: str | None,
+    prompt_tokens: int | None = 100,
+    completion_tokens: int | None = 50,
+    finish_reason: str = "stop",
+) -> Reply:
     """A well-formed chat-completions answer holding `content` (usage left out when None)."""
-    body = {"id": "chatcmpl-stub", "object": "chat.completion", "created": 0, "model": "stub",
-            "choices": [{"index": 0, "finish_reason": finish_reason,
-                         "message": {"role": "assistant", "content": content}}]}
+    body = {
+        "id": "chatcmpl-stub",
+        "object": "chat.completion",
+        "created": 0,
+        "model": "stub",
+        "choices": [
+            {
+                "index": 0,
+                "finish_reason": finish_reason,
+                "message": {"role": "assistant", "content": content},
+            }
+        ],
+    }
     if prompt_tokens is not None:
-        body["usage"] = {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                         "total_tokens": prompt_tokens + completion_tokens}
+        body["usage"] = {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        }
     return Reply(json.dumps(body))
 
 

@@ -84,45 +84,173 @@ STORIES_PATH = SAMPLE
 
 Bound = tuple[int, int]
 
-TOKEN_TESTS = ("is_punct", "is_alpha", "is_digit", "is_upper", "is_space", "starts_word",
-               "is_stop")
+TOKEN_TESTS = ("is_punct", "is_alpha", "is_digit", "is_upper", "is_space", "starts_word", "is_stop")
 STRUCTURAL = ("word_of", "word_start", "sentence_start", "prev_same")
 MATH = ("exp", "log", "sqrt")
 
 #: Names for functions, parameters, outputs, lengths, locals and loop variables. A program
 #: draws its names without replacement, so roles never share a name, but any role can take
 #: any name (a local may be called `i`, a loop variable `a`, the output `tokens`).
-NAMES = ("a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "m", "n", "p", "q", "r", "s",
-         "t", "u", "v", "w", "x", "y", "z", "tok", "cur", "acc", "best", "total", "score", "idx",
-         "row", "col", "start", "end", "prev", "last", "count", "flag", "found", "weight", "out",
-         "tokens", "head", "length", "x_1", "_tmp", "Mixed", "ñ")
+NAMES = (
+    "a",
+    "b",
+    "c",
+    "d",
+    "e",
+    "f",
+    "g",
+    "h",
+    "i",
+    "j",
+    "k",
+    "m",
+    "n",
+    "p",
+    "q",
+    "r",
+    "s",
+    "t",
+    "u",
+    "v",
+    "w",
+    "x",
+    "y",
+    "z",
+    "tok",
+    "cur",
+    "acc",
+    "best",
+    "total",
+    "score",
+    "idx",
+    "row",
+    "col",
+    "start",
+    "end",
+    "prev",
+    "last",
+    "count",
+    "flag",
+    "found",
+    "weight",
+    "out",
+    "tokens",
+    "head",
+    "length",
+    "x_1",
+    "_tmp",
+    "Mixed",
+    "ñ",
+)
 PARAMS = ("tokens", "toks", "seq", "words", "out", "xs", "n")
 OUTPUTS = ("out", "attn", "scores", "pattern", "tokens", "m", "n")
 LENGTHS = ("n", "length", "size", "L", "i", "out")
 
 INT_LITERALS = ("0", "1", "2", "3", "1", "2", "4", "5", "7", "10", "100", "-1", "-2", "-3")
-BIG_INTS = ("9223372036854775807", "-9223372036854775807", "4611686018427387904",
-            "3037000500", "1000000007", "65536")
-FLOAT_LITERALS = ("0.5", "1.0", "2.0", "0.0", "0.25", "3.5", "-1.5", "0.1", "1e-3", "2.5e1",
-                  ".5", "7.", "1e300", "1.5e-310", "-0.0")
-STRINGS = ("the", " the", "The", ".", ",", "!", "?", "\n", " ", "cat", " cat", "s", "'s", '"',
-           "a", " a", "", "  ", "é", "…", "\\", "It", " it")
+BIG_INTS = (
+    "9223372036854775807",
+    "-9223372036854775807",
+    "4611686018427387904",
+    "3037000500",
+    "1000000007",
+    "65536",
+)
+FLOAT_LITERALS = (
+    "0.5",
+    "1.0",
+    "2.0",
+    "0.0",
+    "0.25",
+    "3.5",
+    "-1.5",
+    "0.1",
+    "1e-3",
+    "2.5e1",
+    ".5",
+    "7.",
+    "1e300",
+    "1.5e-310",
+    "-0.0",
+)
+STRINGS = (
+    "the",
+    " the",
+    "The",
+    ".",
+    ",",
+    "!",
+    "?",
+    "\n",
+    " ",
+    "cat",
+    " cat",
+    "s",
+    "'s",
+    '"',
+    "a",
+    " a",
+    "",
+    "  ",
+    "é",
+    "…",
+    "\\",
+    "It",
+    " it",
+)
 # Extremes (`programs(extreme=True)`): int64 edges, denormal, huge and non-finite floats,
 # strings with odd spacing and characters, index arithmetic that wraps around int64, and
 # wide and deep expressions near the checker's limits.
-EXTREME_INTS = ("9223372036854775807", "-9223372036854775807", "(-9223372036854775807 - 1)",
-                "4611686018427387904", "137438953473", "3037000500", "4294967296")
-EXTREME_FLOATS = ("5e-324", "1e-323", "2.2250738585072014e-308", "4.9e-324",
-                  "1.7976931348623157e308", "1e308", "-1e308", "(1e308 * 10.0)",
-                  "(-1e308 * 10.0)", "(1e308 * 10.0 - 1e308 * 10.0)")
-ODD_STRINGS = ("  the", "   ", "  ", "\t", "\n\n", " \n", "é", "中", "😀", " 😀", "ﬁ", "İ",
-               "ß", "Σ", "\u00a0", "\u200b", " İ", "\\n", "''", "  .")
-DOCSTRINGS = ('"""Generated: a random program."""',
-              '"""Head: one line."""',
-              "'''Single quotes: it's fine.'''",
-              '"plain string docstring"',
-              '"""Multi-line: first line.\n\n    More text, with "quotes" inside.\n    """',
-              "'escaped \\'quote\\' and tab\\t'")
+EXTREME_INTS = (
+    "9223372036854775807",
+    "-9223372036854775807",
+    "(-9223372036854775807 - 1)",
+    "4611686018427387904",
+    "137438953473",
+    "3037000500",
+    "4294967296",
+)
+EXTREME_FLOATS = (
+    "5e-324",
+    "1e-323",
+    "2.2250738585072014e-308",
+    "4.9e-324",
+    "1.7976931348623157e308",
+    "1e308",
+    "-1e308",
+    "(1e308 * 10.0)",
+    "(-1e308 * 10.0)",
+    "(1e308 * 10.0 - 1e308 * 10.0)",
+)
+ODD_STRINGS = (
+    "  the",
+    "   ",
+    "  ",
+    "\t",
+    "\n\n",
+    " \n",
+    "é",
+    "中",
+    "😀",
+    " 😀",
+    "ﬁ",
+    "İ",
+    "ß",
+    "Σ",
+    "\u00a0",
+    "\u200b",
+    " İ",
+    "\\n",
+    "''",
+    "  .",
+)
+DOCSTRINGS = (
+    '"""Generated: a random program."""',
+    '"""Head: one line."""',
+    "'''Single quotes: it's fine.'''",
+    '"plain string docstring"',
+    '"""Multi-line: first line.\n\n    More text, with "quotes" inside.\n    """',
+    "'escaped \\'quote\\' and tab\\t'",
+)
 COMMENTS = ("# a comment", "#", "# out[i, j] = 1.0  (not code)")
 
 
@@ -238,8 +366,9 @@ class _Generator:
     def readable_sizes(self, scope: Scope) -> list[tuple[str, Bound]]:
         """Names the checker can bound here. A loop variable is a size only inside its loop,
         even in unreachable code, where it may still be read as an int (`readable`)."""
-        found = [(x, self.length_bound[x]) for x in self.lengths
-                 if self.out_ready or x in scope.assigned]
+        found = [
+            (x, self.length_bound[x]) for x in self.lengths if self.out_ready or x in scope.assigned
+        ]
         found += [(v, self.loop_vars[v]) for v in scope.loops]
         found += [(x, b) for x, b in self.sizes.items() if not scope.live or x in scope.assigned]
         return found
@@ -286,8 +415,9 @@ class _Generator:
         return self.expr(self.choice(kinds), scope, size, const)
 
     def _int(self, scope: Scope, size: int, const: bool) -> str:
-        form = self.choice(("binop", "binop", "unary", "abs", "minmax", "ifexp", "structural",
-                            "position"))
+        form = self.choice(
+            ("binop", "binop", "unary", "abs", "minmax", "ifexp", "structural", "position")
+        )
         if form == "binop":
             op = self.choice(("+", "-", "*", "//", "%", "+", "-"))
             left = self.operand(scope, size, const)
@@ -319,8 +449,9 @@ class _Generator:
         return f"({position})" if " " in position and position[0] != "(" else position
 
     def _float(self, scope: Scope, size: int, const: bool) -> str:
-        form = self.choice(("binop", "binop", "divide", "unary", "abs", "minmax", "math",
-                            "ifexp", "read"))
+        form = self.choice(
+            ("binop", "binop", "divide", "unary", "abs", "minmax", "math", "ifexp", "read")
+        )
         nums = ("int", "float", "bool")
         if form == "binop":
             op = self.choice(("+", "-", "*", "//", "%", "+", "*"))
@@ -342,8 +473,9 @@ class _Generator:
         if form == "math":
             return f"{self.choice(MATH)}({self.operand(scope, size, const, nums)})"
         if form == "ifexp":
-            args = self.shuffle([self.expr("float", scope, size, const),
-                                 self.operand(scope, size, const, nums)])
+            args = self.shuffle(
+                [self.expr("float", scope, size, const), self.operand(scope, size, const, nums)]
+            )
             return f"({args[0]} if {self.expr('bool', scope, size, const)} else {args[1]})"
         if self.out_ready and not const:
             return f"{self.out}[{self.index(scope, size)}, {self.index(scope, size)}]"
@@ -382,8 +514,11 @@ class _Generator:
         last_is_str = False
         for _ in range(self.choice((1, 1, 2))):
             if self.chance(30):
-                count = self.number(1, 4) if not (self.extreme and self.chance(20)) else \
-                    self.number(20, 300)
+                count = (
+                    self.number(1, 4)
+                    if not (self.extreme and self.chance(20))
+                    else self.number(20, 300)
+                )
                 items = [self.string() for _ in range(count)]
                 text = ", ".join(items) + ("," if count == 1 or self.chance(20) else "")
                 if last_is_str:
@@ -413,8 +548,11 @@ class _Generator:
         """A float nested 10 to 40 calls deep."""
         depth = self.number(10, 40)
         inner = self.atom("float", scope)
-        return "".join(self.choice(("abs(", "-(", "max(1.5, ")) for _ in range(depth)) + \
-            inner + ")" * depth
+        return (
+            "".join(self.choice(("abs(", "-(", "max(1.5, ")) for _ in range(depth))
+            + inner
+            + ")" * depth
+        )
 
     def _tok(self, scope: Scope, size: int, const: bool) -> str:
         form = self.choice(("index", "lower", "ifexp"))
@@ -435,10 +573,15 @@ class _Generator:
         if self.extreme and self.chance(15):  # wraps around int64 on the way
             base = self.choice([*loops, "0", n])
             big, other = self.choice(EXTREME_INTS), self.choice(EXTREME_INTS)
-            return self.choice((
-                f"min({self.choice(STRUCTURAL)}({base}) + {big} + {other}, {n} - 1)",
-                f"max({base} - {big} - {other}, 0)", f"({base} + {big})",
-                f"min({base} * {big}, {n} - 1)", f"abs({base} - {big} - 2)"))
+            return self.choice(
+                (
+                    f"min({self.choice(STRUCTURAL)}({base}) + {big} + {other}, {n} - 1)",
+                    f"max({base} - {big} - {other}, 0)",
+                    f"({base} + {big})",
+                    f"min({base} * {big}, {n} - 1)",
+                    f"abs({base} - {big} - 2)",
+                )
+            )
         base = self.choice([*loops, *loops, *loops, *loops, "0", "0", f"{n} - 1", n, "-1"])
         if self.chance(20):
             base = f"{self.choice(STRUCTURAL)}({base})"
@@ -473,8 +616,9 @@ class _Generator:
                 return Size(f"len({self.param})", (1, 0), frozenset())
             value = self.number(-3, 10)
             return Size(str(value), (0, abs(value)), frozenset())
-        form = self.choice(("add", "add", "sub", "floordiv", "mod", "neg", "minmax", "abs",
-                            "structural", "ifexp"))
+        form = self.choice(
+            ("add", "add", "sub", "floordiv", "mod", "neg", "minmax", "abs", "structural", "ifexp")
+        )
         if form in ("add", "sub", "ifexp"):
             left, right = self.size_expr(scope, size - 1), self.size_expr(scope, 0)
             refs = left.refs | right.refs
@@ -493,11 +637,16 @@ class _Generator:
             inner = self.size_expr(scope, size - 1)
             return replace(inner, text=f"-{self.wrap(inner.text)}")
         if form in ("minmax", "abs"):
-            args = [self.size_expr(scope, size - 1)
-                    for _ in range(1 if form == "abs" else self.number(2, 3))]
+            args = [
+                self.size_expr(scope, size - 1)
+                for _ in range(1 if form == "abs" else self.number(2, 3))
+            ]
             func = "abs" if form == "abs" else self.choice(("min", "max"))
-            return Size(f"{func}({', '.join(a.text for a in args)})",
-                        _bmax(*(a.bound for a in args)), frozenset().union(*(a.refs for a in args)))
+            return Size(
+                f"{func}({', '.join(a.text for a in args)})",
+                _bmax(*(a.bound for a in args)),
+                frozenset().union(*(a.refs for a in args)),
+            )
         return Size(f"{self.choice(STRUCTURAL)}({self.index(scope, 1)})", (1, 1), frozenset())
 
     def reaches(self, refs: frozenset[str], name: str) -> bool:
@@ -532,8 +681,16 @@ class _Generator:
 
     def statement(self, scope: Scope, in_loop: bool) -> Scope | None:
         self.budget -= 1
-        weights = {"assign": 5, "reassign": 2, "update": 3, "store": 7, "if": 4, "for": 6,
-                   "pass": 1, "return": 1}
+        weights = {
+            "assign": 5,
+            "reassign": 2,
+            "update": 3,
+            "store": 7,
+            "if": 4,
+            "for": 6,
+            "pass": 1,
+            "return": 1,
+        }
         if scope.loops:
             weights["store"] = 12
         if len(scope.loops) >= 3 or self.budget < 2:
@@ -573,8 +730,9 @@ class _Generator:
         self.emit(scope, "pass")
         return scope
 
-    def new_local(self, scope: Scope, kinds=("int", "int", "float", "float", "bool", "Tok",
-                                             "size")) -> Scope:
+    def new_local(
+        self, scope: Scope, kinds=("int", "int", "float", "float", "bool", "Tok", "size")
+    ) -> Scope:
         kind = self.choice(kinds)
         name = self.name()
         if kind == "size":
@@ -616,8 +774,11 @@ class _Generator:
 
     def update(self, scope: Scope) -> None:
         """`x op= e` on an assigned number local (never a size local, never `/=` on an int)."""
-        options = [x for x in self.readable(scope, "int") + self.readable(scope, "float")
-                   if x in self.types and x not in self.sizes]
+        options = [
+            x
+            for x in self.readable(scope, "int") + self.readable(scope, "float")
+            if x in self.types and x not in self.sizes
+        ]
         if not options:
             self.store(scope)
             return
@@ -637,10 +798,19 @@ class _Generator:
         loops = list(scope.loops)
         if loops and self.chance(70):
             row = loops[0] if self.chance(60) else self.choice(loops)
-            col = self.choice((
-                *loops[1:], *loops[1:], row, f"{row} - 1", f"{row} - 2", "0",
-                f"{self.choice(STRUCTURAL)}({row})", f"prev_same({row}) + 1",
-                f"{self.choice(STRUCTURAL)}({row}) - 1"))
+            col = self.choice(
+                (
+                    *loops[1:],
+                    *loops[1:],
+                    row,
+                    f"{row} - 1",
+                    f"{row} - 2",
+                    "0",
+                    f"{self.choice(STRUCTURAL)}({row})",
+                    f"prev_same({row}) + 1",
+                    f"{self.choice(STRUCTURAL)}({row}) - 1",
+                )
+            )
         else:
             row, col = self.index(scope, 2), self.index(scope, 2)
         if plain or self.chance(55):
@@ -707,8 +877,13 @@ class _Generator:
     def for_stmt(self, scope: Scope) -> None:
         header, var, trips = self.loop_header(scope)
         self.emit(scope, header)
-        inner = replace(scope, assigned=scope.assigned, loops=(*scope.loops, var),
-                        work=scope.work * max(trips, 1), level=scope.level + 1)
+        inner = replace(
+            scope,
+            assigned=scope.assigned,
+            loops=(*scope.loops, var),
+            work=scope.work * max(trips, 1),
+            level=scope.level + 1,
+        )
         if self.chance(50):  # a plain write first, so most patterns are not empty
             self.store(inner, plain=True)
         if self.chance(25):  # a filter, as heads write it: `if c: continue`, then a write
@@ -720,8 +895,9 @@ class _Generator:
     def loop_header(self, scope: Scope) -> tuple[str, str, int]:
         """`for v in range(...):`, its variable and an upper bound on its trip count."""
         room = WORK // scope.work
-        form = self.choice(("classic", "classic", "classic", "long", "long", "window", "literal",
-                            "clamp", "tail"))
+        form = self.choice(
+            ("classic", "classic", "classic", "long", "long", "window", "literal", "clamp", "tail")
+        )
         args: list[Size] = []
         trips = 0
         if form == "classic":
@@ -751,8 +927,10 @@ class _Generator:
         elif form == "tail":  # range(max(e, n - width), n)
             base = self.size_expr(scope, 1)
             trips, n = self.number(0, min(4, room)), self.length()
-            args = [Size(f"max({base.text}, {n} - {trips})", _bmax(base.bound, (1, trips)),
-                         base.refs), Size(n, (1, 0), frozenset())]
+            args = [
+                Size(f"max({base.text}, {n} - {trips})", _bmax(base.bound, (1, trips)), base.refs),
+                Size(n, (1, 0), frozenset()),
+            ]
         if form == "literal" or trips > room or not all(_fits(a.bound, BOUND_CAP) for a in args):
             trips = self.number(0, min(4, room))
             args = [Size(str(trips), (0, trips), frozenset())]
@@ -773,12 +951,16 @@ class _Generator:
             return self.choice(([size_n], [one, size_n], [last, down, down]))
         i = self.choice(loops)
         base = Size(i, self.loop_vars[i], frozenset({i}))
-        start = self.choice((
-            zero, base,
-            Size(f"max(0, {i} - {self.number(1, 4)})", _bsum(base.bound, (0, 4)),
-                 frozenset({i})),
-            Size(f"{self.choice(STRUCTURAL[:3])}({i})", (1, 1), frozenset()),
-        ))
+        start = self.choice(
+            (
+                zero,
+                base,
+                Size(
+                    f"max(0, {i} - {self.number(1, 4)})", _bsum(base.bound, (0, 4)), frozenset({i})
+                ),
+                Size(f"{self.choice(STRUCTURAL[:3])}({i})", (1, 1), frozenset()),
+            )
+        )
         shape = self.choice(("up", "up", "down", "before"))
         if shape == "up":
             return [start, self.offset(base, 1)] if start is not zero else [self.offset(base, 1)]
@@ -806,8 +988,11 @@ class _Generator:
     def loop_var(self, scope: Scope, bound: Bound, refs: frozenset[str]) -> str:
         """A loop variable not used by an enclosing loop, either fresh or reused where that
         keeps its bound and makes no cycle of bounds."""
-        reusable = [v for v, b in self.loop_vars.items()
-                    if v not in scope.loops and _fits(bound, b) and not self.reaches(refs, v)]
+        reusable = [
+            v
+            for v, b in self.loop_vars.items()
+            if v not in scope.loops and _fits(bound, b) and not self.reaches(refs, v)
+        ]
         if reusable and self.chance(50):
             var = self.choice(sorted(reusable))
             self.depends[var] |= refs
@@ -881,8 +1066,9 @@ def stories() -> tuple[tuple[str, ...], ...]:
     if not STORIES_PATH.exists():
         return ()
     with STORIES_PATH.open(encoding="utf-8") as handle:
-        return tuple(tuple(attndsl.split_words(json.loads(line)["text"]))
-                     for line in handle if line.strip())
+        return tuple(
+            tuple(attndsl.split_words(json.loads(line)["text"])) for line in handle if line.strip()
+        )
 
 
 def tinystories_samples(count: int = 20, max_len: int = NMAX) -> list[list[str]]:
@@ -891,7 +1077,7 @@ def tinystories_samples(count: int = 20, max_len: int = NMAX) -> list[list[str]]
     samples = []
     for k, tokens in enumerate(texts[:count]):
         start = (k * 37) % max(1, len(tokens) - max_len)
-        samples.append(list(tokens[start:start + max_len]))
+        samples.append(list(tokens[start : start + max_len]))
     return samples
 
 
@@ -906,14 +1092,43 @@ EDGE_CASES: tuple[tuple[str, ...], ...] = (
     ("Once", " upon", "\n", "\n", "The", " End", "."),
     (" Alice", " Bob", " Alice", " Carol", "!", " Alice"),
     ("I", " am", " 42", ".", " OK", "?", '"', " Yes", "…", " no"),
-    ("He", " said", ',', ' "', "Hi", "!\"", " She", " smiled", ".\n", "The", " end"),
+    ("He", " said", ",", ' "', "Hi", '!"', " She", " smiled", ".\n", "The", " end"),
     ("A", " cat", "s", " sat", ".", " A", " cat", " sat", "."),
     ("MR", ".", " SMITH", " WENT", " HOME", "!", "!", "!"),
 )
 
-VOCABULARY = (" the", "the", "The", " cat", "s", " sat", ".", ",", "!", "?", "\n", "\n\n", " ",
-              '"', "'s", " 42", "7", "é", " Über", "…", "Mr.", "(", ")", "’", " a", " it",
-              " IT", "  ", "x", " dog")
+VOCABULARY = (
+    " the",
+    "the",
+    "The",
+    " cat",
+    "s",
+    " sat",
+    ".",
+    ",",
+    "!",
+    "?",
+    "\n",
+    "\n\n",
+    " ",
+    '"',
+    "'s",
+    " 42",
+    "7",
+    "é",
+    " Über",
+    "…",
+    "Mr.",
+    "(",
+    ")",
+    "’",
+    " a",
+    " it",
+    " IT",
+    "  ",
+    "x",
+    " dog",
+)
 
 
 def sentences(max_len: int = NMAX):
@@ -923,12 +1138,13 @@ def sentences(max_len: int = NMAX):
     options = [edge, mixed]
     texts = stories()
     if texts:
+
         @st.composite
         def window(draw):
             tokens = texts[draw(st.integers(0, len(texts) - 1))]
             length = draw(st.integers(0, max_len))
             start = draw(st.integers(0, max(0, len(tokens) - length)))
-            return list(tokens[start:start + length])
+            return list(tokens[start : start + length])
 
         options.insert(0, window())
     return st.one_of(options)
@@ -941,8 +1157,9 @@ def _block_end(lines: list[str], start: int) -> int:
     """The index after line `start` and every line indented deeper below it."""
     indent = len(lines[start]) - len(lines[start].lstrip())
     end = start + 1
-    while end < len(lines) and (not lines[end].strip()
-                                or len(lines[end]) - len(lines[end].lstrip()) > indent):
+    while end < len(lines) and (
+        not lines[end].strip() or len(lines[end]) - len(lines[end].lstrip()) > indent
+    ):
         end += 1
     return end
 
@@ -967,8 +1184,9 @@ def minimise(source: str, fails: Callable[[str], bool], max_tries: int = 2000) -
             candidates = [lines[:k] + lines[end:]]
             header = lines[k].strip()
             if end > k + 1 and header.startswith(("if ", "for ", "else:", "elif ")):
-                candidates.append(lines[:k] + [line[4:] for line in lines[k + 1:end]]
-                                  + lines[end:])
+                candidates.append(
+                    lines[:k] + [line[4:] for line in lines[k + 1 : end]] + lines[end:]
+                )
             for candidate in candidates:
                 tries += 1
                 if fails("\n".join(candidate) + "\n"):

@@ -114,8 +114,10 @@ def test_every_concern_is_a_package_with_a_docstring():
 
 def test_the_graph_sees_the_package():
     assert len(MODULES) > 60 and "attndsl.compiler._kernel" in MODULES
-    assert "attndsl.lang._program" in GRAPH["attndsl.compiler._kernel"] or \
-        "attndsl.lang" in GRAPH["attndsl.compiler._kernel"]
+    assert (
+        "attndsl.lang._program" in GRAPH["attndsl.compiler._kernel"]
+        or "attndsl.lang" in GRAPH["attndsl.compiler._kernel"]
+    )
 
 
 def test_no_import_circle():
@@ -144,9 +146,10 @@ def test_private_modules_are_reached_only_from_their_own_package(module):
 def test_the_light_commands_do_not_import_torch():
     """`import attndsl` and the command line's program commands stay fast: torch, Numba and
     transformers are imported only when a command needs them."""
-    code = ("import sys, attndsl, attndsl.cli, attndsl.models, attndsl.rundir; "
-            "attndsl.library()['previous_token'](['a', ' b']); "
-            "print(sorted({'torch', 'numba', 'transformers'} & set(sys.modules)))")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          check=True)
+    code = (
+        "import sys, attndsl, attndsl.cli, attndsl.models, attndsl.rundir; "
+        "attndsl.library()['previous_token'](['a', ' b']); "
+        "print(sorted({'torch', 'numba', 'transformers'} & set(sys.modules)))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"

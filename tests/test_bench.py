@@ -15,8 +15,9 @@ ROW_KEYS = {"program", "backend", "matrices_per_s", "gb_per_s", "compile_s", "ca
 def test_kernel_benchmark_json(tmp_path):
     path = tmp_path / "kernels.json"
     console = Console(file=io.StringIO(), width=200)
-    result = run_kernel_benchmark(PROGRAMS, sentences=8, length=16, repeat=1, json_path=path,
-                                  console=console)
+    result = run_kernel_benchmark(
+        PROGRAMS, sentences=8, length=16, repeat=1, json_path=path, console=console
+    )
     data = json.loads(path.read_text())
     assert set(data) >= {"rows", "machine", "summary"}
     assert data["machine"]["sentences"] == 8 and data["machine"]["length"] == 16
@@ -27,8 +28,9 @@ def test_kernel_benchmark_json(tmp_path):
     for name in PROGRAMS:
         backends = {r["backend"] for r in data["rows"] if r["program"] == name}
         assert backends >= {"interpreter", "cpython", "numba", "floor"}
-        torch_skipped = any(s["program"] == name and s["backend"] == "torch"
-                            for s in data["skipped"])
+        torch_skipped = any(
+            s["program"] == name and s["backend"] == "torch" for s in data["skipped"]
+        )
         assert ("torch" in backends) or torch_skipped
         numba = next(r for r in data["rows"] if r["program"] == name and r["backend"] == "numba")
         assert numba["compile_s"] > 0 and numba["cached_load_s"] > 0

@@ -24,22 +24,32 @@ import attndsl
 from attndsl.lang._printer import print_function
 
 #: No shrink phase: `check_minimised` reports a small failing program in seconds instead.
-PROPERTY = settings(max_examples=150, deadline=None,
-                    phases=[Phase.explicit, Phase.reuse, Phase.generate],
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+PROPERTY = settings(
+    max_examples=150,
+    deadline=None,
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 CHEAP = settings(PROPERTY, max_examples=200)
 
 
 def same_matrices(a: attndsl.Program, b: attndsl.Program, token_lists) -> None:
     for tokens in token_lists:
-        np.testing.assert_allclose(b(tokens), a(tokens), rtol=0, atol=1e-12,
-                                   err_msg=f"tokens={tokens!r}")
+        np.testing.assert_allclose(
+            b(tokens), a(tokens), rtol=0, atol=1e-12, err_msg=f"tokens={tokens!r}"
+        )
 
 
 # ------------------------------------------------------------ renaming and reordering
 
-_SWAP_COMPARE = {ast.Lt: ast.Gt, ast.Gt: ast.Lt, ast.LtE: ast.GtE, ast.GtE: ast.LtE,
-                 ast.Eq: ast.Eq, ast.NotEq: ast.NotEq}
+_SWAP_COMPARE = {
+    ast.Lt: ast.Gt,
+    ast.Gt: ast.Lt,
+    ast.LtE: ast.GtE,
+    ast.GtE: ast.LtE,
+    ast.Eq: ast.Eq,
+    ast.NotEq: ast.NotEq,
+}
 
 
 class _Variant(ast.NodeTransformer):
@@ -136,8 +146,10 @@ def check_minimised(check, source: str, *args, valid: bool = True) -> None:
     rejected = _rejection(source) if valid else None
     if rejected is not None:
         small = minimise(source, lambda text: _rejection(text) == rejected)
-        raise AssertionError(f"the generator wrote a program the checker rejects: "
-                             f"{sorted(rejected)}\n\nsmallest rejected program:\n{small}")
+        raise AssertionError(
+            f"the generator wrote a program the checker rejects: "
+            f"{sorted(rejected)}\n\nsmallest rejected program:\n{small}"
+        )
     try:
         check(source, *args)
     except Exception as exc:
@@ -156,8 +168,9 @@ def check_minimised(check, source: str, *args, valid: bool = True) -> None:
             return False
 
         small = minimise(source, fails)
-        raise AssertionError(f"{type(exc).__name__}: {exc}\n\nsmallest failing program:\n"
-                             f"{small}") from exc
+        raise AssertionError(
+            f"{type(exc).__name__}: {exc}\n\nsmallest failing program:\n{small}"
+        ) from exc
 
 
 def _checks(source: str) -> None:
@@ -218,15 +231,56 @@ def _features(source: str) -> set[str]:
 
 
 REQUIRED = {
-    "docstring", "Assign", "AugAssign.Add", "AugAssign.Sub", "AugAssign.Mult",
-    "AugAssign.Div", "AugAssign.FloorDiv", "AugAssign.Mod", "BinOp.Add", "BinOp.Sub",
-    "BinOp.Mult", "BinOp.Div", "BinOp.FloorDiv", "BinOp.Mod", "UnaryOp.USub", "UnaryOp.UAdd",
-    "UnaryOp.Not", "BoolOp.And", "BoolOp.Or", "Compare.Eq", "Compare.NotEq", "Compare.Lt",
-    "Compare.LtE", "Compare.Gt", "Compare.GtE", "Compare.In", "Compare.NotIn",
-    "Compare.chained", "IfExp", "tokens[Load]", "out[Load]", "out[Store]", "for.depth1",
-    "for.depth2", "for.depth3", "range.1", "range.2", "range.3", "range.negative_step", "if",
-    "elif", "else", "Break", "Continue", "Pass", "early return", "Tok local", "int literal local",
-    "float literal local", "bool literal local",
+    "docstring",
+    "Assign",
+    "AugAssign.Add",
+    "AugAssign.Sub",
+    "AugAssign.Mult",
+    "AugAssign.Div",
+    "AugAssign.FloorDiv",
+    "AugAssign.Mod",
+    "BinOp.Add",
+    "BinOp.Sub",
+    "BinOp.Mult",
+    "BinOp.Div",
+    "BinOp.FloorDiv",
+    "BinOp.Mod",
+    "UnaryOp.USub",
+    "UnaryOp.UAdd",
+    "UnaryOp.Not",
+    "BoolOp.And",
+    "BoolOp.Or",
+    "Compare.Eq",
+    "Compare.NotEq",
+    "Compare.Lt",
+    "Compare.LtE",
+    "Compare.Gt",
+    "Compare.GtE",
+    "Compare.In",
+    "Compare.NotIn",
+    "Compare.chained",
+    "IfExp",
+    "tokens[Load]",
+    "out[Load]",
+    "out[Store]",
+    "for.depth1",
+    "for.depth2",
+    "for.depth3",
+    "range.1",
+    "range.2",
+    "range.3",
+    "range.negative_step",
+    "if",
+    "elif",
+    "else",
+    "Break",
+    "Continue",
+    "Pass",
+    "early return",
+    "Tok local",
+    "int literal local",
+    "float literal local",
+    "bool literal local",
     *(f"call.{name}" for name in attndsl.BUILTINS),
 }
 
@@ -234,8 +288,14 @@ REQUIRED = {
 def test_generator_covers_every_construct():
     seen: set[str] = set()
 
-    @settings(max_examples=300, database=None, derandomize=True, phases=[Phase.generate],
-              deadline=None, suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=300,
+        database=None,
+        derandomize=True,
+        phases=[Phase.generate],
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+    )
     @given(programs())
     def collect(source):
         seen.update(_features(source))
@@ -249,7 +309,7 @@ def _idempotent(source: str) -> None:
     again = attndsl.load(program.text)
     assert again.text == program.text
     assert again.id == program.id
-    assert program.canonical.text == program.text
+    assert attndsl.canonicalise(program.canonical).text == program.text
 
 
 @PROPERTY
@@ -259,8 +319,12 @@ def test_canonical_form_is_idempotent(source):
 
 
 #: Run on every program besides the drawn sentences: cheap next to drawing a program.
-FIXED_TOKENS = [*tinystories_samples(3), ["The", " cat", " sat", ".", " The", " cat", " ran"],
-                ["\n", "Hi", "!", " Hi", "!", "\n", "\n", " 42", "Hi"], ["x"]]
+FIXED_TOKENS = [
+    *tinystories_samples(3),
+    ["The", " cat", " sat", ".", " The", " cat", " ran"],
+    ["\n", "Hi", "!", " Hi", "!", "\n", "\n", " 42", "Hi"],
+    ["x"],
+]
 
 
 def _computes_the_same(source: str, token_lists) -> None:
@@ -317,7 +381,8 @@ DEAD_LOOP_VARIABLES = """def attend(tokens):
 @PROPERTY
 @given(programs(), st.integers(0, 2**32 - 1), sentences())
 @example(DEAD_LOOP_VARIABLES, 209, ["But", " Tom", " was", " persistent", ".", " He"]).via(
-    "discovered failure")
+    "discovered failure"
+)
 def test_renaming_and_reordering_keep_the_id(source, seed, tokens):
     check_minimised(_variant_keeps_id, source, seed, tokens)
 
@@ -483,10 +548,13 @@ def test_docstring_kept_in_text_but_not_in_id():
         out = zeros(n, n)
         return out
     """
-    with_doc = attndsl.load("def head(tokens):\n    \"\"\"Name: one.\"\"\"\n"
-                            + textwrap.indent(textwrap.dedent(body), "    "))
-    other_doc = attndsl.load("def head(tokens):\n    '''Other: two.'''\n"
-                             + textwrap.indent(textwrap.dedent(body), "    "))
+    with_doc = attndsl.load(
+        'def head(tokens):\n    """Name: one."""\n' + textwrap.indent(textwrap.dedent(body), "    ")
+    )
+    other_doc = attndsl.load(
+        "def head(tokens):\n    '''Other: two.'''\n"
+        + textwrap.indent(textwrap.dedent(body), "    ")
+    )
     no_doc = attndsl.load("def head(tokens):\n" + textwrap.indent(textwrap.dedent(body), "    "))
     assert with_doc.id == other_doc.id == no_doc.id
     assert '"""Name: one."""' in with_doc.text and '"""Other: two."""' in other_doc.text
@@ -647,8 +715,10 @@ def test_loop_variable_is_no_size_after_its_loop():
 
 def test_a_rejected_generated_program_is_reported_as_a_generator_bug():
     padded = DEAD_BOUND_FROM_LOOP_VARIABLE.replace(
-        "    return out\n    for i", "    out[0, 0] = 2.0\n    return out\n    x = 1\n    for i")
-    with pytest.raises(AssertionError, match="the generator wrote a program the checker "
-                       "rejects") as info:
+        "    return out\n    for i", "    out[0, 0] = 2.0\n    return out\n    x = 1\n    for i"
+    )
+    with pytest.raises(
+        AssertionError, match="the generator wrote a program the checker rejects"
+    ) as info:
         check_minimised(_variant_keeps_id, padded, 209, TOKENS)
     assert str(info.value).endswith(DEAD_BOUND_FROM_LOOP_VARIABLE)

@@ -29,40 +29,52 @@ def test_error_text_has_location_rule_and_caret():
     assert text.endswith("[unknown-name]\n    4 |     x = bar + 1\n      |         ^~~")
 
 
-@pytest.mark.parametrize("body, rule", [
-    ("    for i in range(n):\n        for j in range(n):\n            for k in range(n):\n"
-     "                for m in range(n):\n                    out[i, j] = 1\n", "loop-depth"),
-    ("    for i in range(n):\n        for i in range(n):\n            out[i, i] = 1\n", "loop-var"),
-    ("    for i in range(n):\n        i = 3\n", "loop-var"),
-    ("    for i in range(n * n):\n        out[i, i] = 1\n", "loop-bound"),
-    ("    for i in range(5 * n + 1):\n        out[i, i] = 1\n", "loop-bound"),
-    ("    for i in range(n + n + n + n + n):\n        out[i, i] = 1\n", "loop-bound"),
-    ("    for i in range(1000):\n        out[i, i] = 1\n", "loop-bound"),
-    ("    c = 0\n    for i in range(n):\n        c += 1\n    for j in range(c):\n"
-     "        out[j, j] = 1\n", "loop-bound"),
-    ("    for i in range(0, n, n):\n        out[i, i] = 1\n", "loop"),
-    ("    for t in tokens:\n        pass\n", "loop"),
-    ("    if n:\n        out[0, 0] = 1\n", "type"),
-    ("    x = tokens[0] + 1\n", "type"),
-    ("    x = tokens[0] < tokens[1]\n", "type"),
-    ("    x = tokens[0] in \"abc\"\n", "type"),
-    ("    x = 1\n    x = tokens[0]\n", "type"),
-    ("    x = word_of(tokens[0])\n", "type"),
-    ("    out = 3\n", "assign-output"),
-    ("    tokens[0] = 1\n", "write-input"),
-    ("    x = head(tokens)\n", "recursion"),
-    ("    x = eval(\"1\")\n", "unknown-name"),
-    ("    len = 3\n", "shadow"),
-    ("    __x = 3\n", "dunder"),
-    ("    x = y\n    y = 1\n", "unassigned"),
-    ("    for i in range(n):\n        last = i\n    out[0, last] = 1\n", "unassigned"),
-    ("    break\n", "break-outside"),
-    ("    min(1, 2)\n", "expr-stmt"),
-    ("    x = min(1)\n", "arity"),
-    ("    return 1\n", "return"),
-    ("    x = (\"a\", \"b\")\n", "tuple"),
-    ("    m = zeros(n, n)\n", "output"),
-])
+@pytest.mark.parametrize(
+    "body, rule",
+    [
+        (
+            "    for i in range(n):\n        for j in range(n):\n            for k in range(n):\n"
+            "                for m in range(n):\n                    out[i, j] = 1\n",
+            "loop-depth",
+        ),
+        (
+            "    for i in range(n):\n        for i in range(n):\n            out[i, i] = 1\n",
+            "loop-var",
+        ),
+        ("    for i in range(n):\n        i = 3\n", "loop-var"),
+        ("    for i in range(n * n):\n        out[i, i] = 1\n", "loop-bound"),
+        ("    for i in range(5 * n + 1):\n        out[i, i] = 1\n", "loop-bound"),
+        ("    for i in range(n + n + n + n + n):\n        out[i, i] = 1\n", "loop-bound"),
+        ("    for i in range(1000):\n        out[i, i] = 1\n", "loop-bound"),
+        (
+            "    c = 0\n    for i in range(n):\n        c += 1\n    for j in range(c):\n"
+            "        out[j, j] = 1\n",
+            "loop-bound",
+        ),
+        ("    for i in range(0, n, n):\n        out[i, i] = 1\n", "loop"),
+        ("    for t in tokens:\n        pass\n", "loop"),
+        ("    if n:\n        out[0, 0] = 1\n", "type"),
+        ("    x = tokens[0] + 1\n", "type"),
+        ("    x = tokens[0] < tokens[1]\n", "type"),
+        ('    x = tokens[0] in "abc"\n', "type"),
+        ("    x = 1\n    x = tokens[0]\n", "type"),
+        ("    x = word_of(tokens[0])\n", "type"),
+        ("    out = 3\n", "assign-output"),
+        ("    tokens[0] = 1\n", "write-input"),
+        ("    x = head(tokens)\n", "recursion"),
+        ('    x = eval("1")\n', "unknown-name"),
+        ("    len = 3\n", "shadow"),
+        ("    __x = 3\n", "dunder"),
+        ("    x = y\n    y = 1\n", "unassigned"),
+        ("    for i in range(n):\n        last = i\n    out[0, last] = 1\n", "unassigned"),
+        ("    break\n", "break-outside"),
+        ("    min(1, 2)\n", "expr-stmt"),
+        ("    x = min(1)\n", "arity"),
+        ("    return 1\n", "return"),
+        ('    x = ("a", "b")\n', "tuple"),
+        ("    m = zeros(n, n)\n", "output"),
+    ],
+)
 def test_rejects(body, rule):
     found = errors(body + "    return out\n")
     assert rule in [r for r, _, _ in found], found
@@ -77,7 +89,9 @@ def test_missing_return_and_output():
 
 
 def test_accepts_every_documented_form():
-    program = attndsl.load(HEAD + '''    a = 0.5
+    program = attndsl.load(
+        HEAD
+        + """    a = 0.5
     for i in range(n):
         t = tokens[i]
         if t in (".", "!") or is_punct(t) and not is_space(t):
@@ -90,5 +104,6 @@ def test_accepts_every_documented_form():
                 break
         out[i, word_start(i)] *= 2
     return out
-''')
+"""
+    )
     assert program(["a", " b", "."]).shape == (3, 3)

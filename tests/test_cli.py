@@ -14,11 +14,19 @@ import attndsl
 PREVIOUS = str(attndsl.library_dir() / "previous_token.py")
 
 
-def run(*args: str, stdin: str | None = None, env: dict | None = None,
-        ) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "attndsl", *args], input=stdin,
-                          capture_output=True, text=True, timeout=120,
-                          env={**os.environ, **(env or {})})
+def run(
+    *args: str,
+    stdin: str | None = None,
+    env: dict | None = None,
+) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "attndsl", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def one_line_error(result: subprocess.CompletedProcess, *words: str) -> str:
@@ -41,8 +49,10 @@ def test_check_library_passes():
 
 def test_check_reports_every_error_and_fails(tmp_path):
     bad = tmp_path / "bad.py"
-    bad.write_text("def f(t):\n    n = len(t)\n    out = zeros(n, n)\n    x = foo\n"
-                   "    y = is_punct(3)\n    return out\n")
+    bad.write_text(
+        "def f(t):\n    n = len(t)\n    out = zeros(n, n)\n    x = foo\n"
+        "    y = is_punct(3)\n    return out\n"
+    )
     result = run("check", PREVIOUS, str(bad))
     assert result.returncode == 1
     assert f"{bad}:4:9: error: unknown name 'foo'" in result.stderr
@@ -77,8 +87,9 @@ def test_interpret_table_and_library_listing():
 def test_missing_file_is_a_clear_error():
     result = run("check", "no/such/file.py")
     assert result.returncode == 2
-    assert result.stderr.strip() == ("attndsl: error: cannot read no/such/file.py: "
-                                     "No such file or directory")
+    assert result.stderr.strip() == (
+        "attndsl: error: cannot read no/such/file.py: No such file or directory"
+    )
 
 
 def test_help_has_examples():
@@ -87,19 +98,22 @@ def test_help_has_examples():
         assert result.returncode == 0 and "Examples:" in result.stdout
 
 
-@pytest.mark.parametrize("args, words", [
-    (["run", "--max-tokens", "0"], ["--max-tokens", "at least 1"]),
-    (["run", "--max-tokens", "-3"], ["--max-tokens", "negative"]),
-    (["run", "--heads", "²"], ["--heads", "'²'"]),
-    (["run", "--heads", "①"], ["--heads", "'①'"]),
-    (["run", "--heads", "0.①"], ["--heads", "'①'"]),
-    (["run", "--max-passages", "x"], ["--max-passages", "not a whole number"]),
-    (["run", "--timeout", "0"], ["--timeout", "not above 0"]),
-    (["perplexity", "--fraction", "2"], ["--fraction", "not a fraction"]),
-    (["perplexity", "--fraction", "-0.5"], ["--fraction", "not above 0"]),
-    (["perplexity", "--heads", "x.1"], ["--heads", "'x'"]),
-    (["bench", "--length", "0"], ["--length"]),
-])
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["run", "--max-tokens", "0"], ["--max-tokens", "at least 1"]),
+        (["run", "--max-tokens", "-3"], ["--max-tokens", "negative"]),
+        (["run", "--heads", "²"], ["--heads", "'²'"]),
+        (["run", "--heads", "①"], ["--heads", "'①'"]),
+        (["run", "--heads", "0.①"], ["--heads", "'①'"]),
+        (["run", "--max-passages", "x"], ["--max-passages", "not a whole number"]),
+        (["run", "--timeout", "0"], ["--timeout", "not above 0"]),
+        (["perplexity", "--fraction", "2"], ["--fraction", "not a fraction"]),
+        (["perplexity", "--fraction", "-0.5"], ["--fraction", "not above 0"]),
+        (["perplexity", "--heads", "x.1"], ["--heads", "'x'"]),
+        (["bench", "--length", "0"], ["--length"]),
+    ],
+)
 def test_bad_command_lines_are_one_line_and_exit_2(args, words):
     one_line_error(run(*args), *words)
 
@@ -114,8 +128,9 @@ def test_an_output_folder_that_is_a_file_is_refused_before_any_work(tmp_path):
 def test_a_cache_folder_under_a_file_is_one_clear_error(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    result = run("compile", PREVIOUS, "--backend", "numba",
-                 env={"ATTNDSL_CACHE": str(blocker / "cache")})
+    result = run(
+        "compile", PREVIOUS, "--backend", "numba", env={"ATTNDSL_CACHE": str(blocker / "cache")}
+    )
     one_line_error(result, str(blocker), "Not a directory")
 
 

@@ -19,8 +19,8 @@ EDGE_CASES = [
     [],
     ["Hi"],
     ["the"] * 7,
-    [".", ",", "!", "?", "\"", ".", "."],
-    ["Roxy", " saw", "\n", "\n", "Billy", ".", "\"", "Why", "?\"", " he", " asked", "."],
+    [".", ",", "!", "?", '"', ".", "."],
+    ["Roxy", " saw", "\n", "\n", "Billy", ".", '"', "Why", '?"', " he", " asked", "."],
     ["The", " THE", " the", " The", "s", "-", "42", " 42"],
 ]
 
@@ -39,8 +39,13 @@ def assert_matches(program, kernel, token_lists):
     for b, tokens in enumerate(token_lists):
         n = len(tokens)
         expected = program(tokens)
-        np.testing.assert_allclose(padded[b, :n, :n], expected, atol=TOLERANCE, rtol=0,
-                                   err_msg=f"{kernel.backend}, sentence {b}: {tokens!r}")
+        np.testing.assert_allclose(
+            padded[b, :n, :n],
+            expected,
+            atol=TOLERANCE,
+            rtol=0,
+            err_msg=f"{kernel.backend}, sentence {b}: {tokens!r}",
+        )
         np.testing.assert_allclose(ragged[b], expected, atol=TOLERANCE, rtol=0)
         assert not padded[b, n:, :].any() and not padded[b, :, n:].any()
 
@@ -62,8 +67,9 @@ def test_library_numba_and_torch_match_interpreter(name):
         assert_matches(program, kernel, token_lists)
 
 
-@pytest.mark.parametrize("name", ["induction", "last_punctuation", "recency_decay",
-                                  "current_sentence"])
+@pytest.mark.parametrize(
+    "name", ["induction", "last_punctuation", "recency_decay", "current_sentence"]
+)
 def test_long_sequence_1024_tokens(name):
     tokens = [t for story in tinystories_samples(40, 400) for t in story][:1024]
     assert len(tokens) == 1024
@@ -118,7 +124,7 @@ def test_chunks_bound_memory_and_cover_the_batch():
     for start, part in kernel.chunks(batch, vocab, max_cells=2 * 30 * 30):
         assert part.shape[0] <= 2
         n = part.shape[1]
-        np.testing.assert_array_equal(part.numpy(), whole[start:start + len(part), :n, :n])
+        np.testing.assert_array_equal(part.numpy(), whole[start : start + len(part), :n, :n])
         seen += len(part)
     assert seen == len(token_lists)
 

@@ -6,6 +6,7 @@ import json
 
 import pytest
 from sample_data import SAMPLE
+from tiny_model import bos_tokenizer
 
 from attndsl.models._corpus import CorpusError, passages, read_documents, sentences, split_passages
 
@@ -42,7 +43,8 @@ def test_by_default_each_sentence_is_a_passage():
     documents = read_documents(SAMPLE)
     found = passages(documents, max_tokens=128)
     assert [p.text for p in found if p.document == 0] == [
-        s.strip() for s in sentences(documents[0]) if s.strip()]
+        s.strip() for s in sentences(documents[0]) if s.strip()
+    ]
     assert len(found) > 5 * len(passages(documents, max_tokens=128, pack=True))
 
 
@@ -50,8 +52,9 @@ def test_splits_are_deterministic_disjoint_and_per_document():
     documents = read_documents(SAMPLE)
     found = passages(documents, max_tokens=128, pack=True)
     first = split_passages(documents, found, seed=3)
-    again = split_passages(list(reversed(documents)),
-                           passages(list(reversed(documents)), 128, pack=True), seed=3)
+    again = split_passages(
+        list(reversed(documents)), passages(list(reversed(documents)), 128, pack=True), seed=3
+    )
     texts = {name: {p.text for p in group} for name, group in first.items()}
     assert texts == {name: {p.text for p in group} for name, group in again.items()}
     assert not texts["fit"] & texts["select"] and not texts["fit"] & texts["test"]
@@ -101,20 +104,6 @@ def test_the_shipped_corpus_reads_and_matches_its_prompts():
     assert len(passages(documents, max_tokens=128)) >= DEFAULT_STORIES
 
 
-def bos_tokenizer(words=("the", "cat", "sat", "on", "mat", ".", "a", "dog", "ran")):
-    """A small Hugging Face fast tokenizer over words that adds a BOS token, as Gemma's does."""
-    from tokenizers import Tokenizer, models, pre_tokenizers, processors
-    from transformers import PreTrainedTokenizerFast
-
-    vocab = {"<bos>": 0, "<unk>": 1, **{w: i + 2 for i, w in enumerate(words)}}
-    backend = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
-    backend.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-    backend.post_processor = processors.TemplateProcessing(single="<bos> $A",
-                                                           special_tokens=[("<bos>", 0)])
-    return PreTrainedTokenizerFast(tokenizer_object=backend, bos_token="<bos>",
-                                   unk_token="<unk>")
-
-
 def test_token_counter_measures_and_cuts_in_model_tokens():
     from attndsl.models._corpus import token_counter
 
@@ -125,13 +114,20 @@ def test_token_counter_measures_and_cuts_in_model_tokens():
     assert cut("the cat sat on the mat .", 4) == "the cat sat on"
     text = "the cat sat on the mat . " * 3 + "a dog ran ."
     with pytest.warns(UserWarning, match="^1 sentence"):
-        found = passages([text, "the cat sat on the mat on the mat ."], max_tokens=7,
-                         count_tokens=count, cut=cut, pack=True)
+        found = passages(
+            [text, "the cat sat on the mat on the mat ."],
+            max_tokens=7,
+            count_tokens=count,
+            cut=cut,
+            pack=True,
+        )
     assert all(count(p.text) <= 7 for p in found)
-    assert [p.text for p in found if p.document == 0] == ["the cat sat on the mat .",
-                                                           "the cat sat on the mat .",
-                                                           "the cat sat on the mat .",
-                                                           "a dog ran ."]
+    assert [p.text for p in found if p.document == 0] == [
+        "the cat sat on the mat .",
+        "the cat sat on the mat .",
+        "the cat sat on the mat .",
+        "a dog ran .",
+    ]
     assert [p.text for p in found if p.document == 1] == ["the cat sat on the mat on"]
 
 
@@ -144,8 +140,12 @@ def test_a_hugging_face_dataset_folder_reads_its_text_column(tmp_path):
     assert read_documents(tmp_path / "flat", text_field="body") == ["b1", "b2", "b3"]
     with pytest.raises(CorpusError, match=r"no 'story' column .*text, body"):
         read_documents(tmp_path / "flat", text_field="story")
-    splits = datasets.DatasetDict({"train": datasets.Dataset.from_dict({"text": ["Train."]}),
-                                   "validation": datasets.Dataset.from_dict({"text": ["Val."]})})
+    splits = datasets.DatasetDict(
+        {
+            "train": datasets.Dataset.from_dict({"text": ["Train."]}),
+            "validation": datasets.Dataset.from_dict({"text": ["Val."]}),
+        }
+    )
     splits.save_to_disk(tmp_path / "dict")
     assert read_documents(tmp_path / "dict") == ["Train."]
     assert read_documents(f"hf:{tmp_path / 'dict'}:validation") == ["Val."]
@@ -163,8 +163,11 @@ def test_an_unreachable_hub_dataset_suggests_a_local_corpus(monkeypatch):
         raise ConnectionError(f"Couldn't reach '{name}' on the Hub (LocalEntryNotFoundError)")
 
     monkeypatch.setattr(datasets, "load_dataset", offline)
-    with pytest.raises(CorpusError, match=r"hf:roneneldan/TinyStories:validation: could not "
-                                          r"reach .*roneneldan/TinyStories.*\.jsonl"):
+    with pytest.raises(
+        CorpusError,
+        match=r"hf:roneneldan/TinyStories:validation: could not "
+        r"reach .*roneneldan/TinyStories.*\.jsonl",
+    ):
         read_documents("hf:roneneldan/TinyStories:validation")
 
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import math
 
 import pytest
-from test_extract import TEXTS, WordTokenizer
-from tiny_model import tiny_llama
+from tiny_model import TEXTS, WordTokenizer, tiny_llama
 
 from attndsl import compile, library
 from attndsl.compiler import Vocab
 from attndsl.models import (
     as_layers,
+    encode,
     head_costs,
     head_means,
     heads_at,
@@ -28,20 +28,24 @@ def setup():
     model = tiny_llama(len(tokenizer.vocab))
     vocab = Vocab.from_texts(tokenizer.vocab)
     programs = library()
-    kernels = {(layer, head): compile(programs[name], "numba")
-               for layer in range(2)
-               for head, name in enumerate(["previous_token", "first_token_sink",
-                                            "uniform_causal", "self_token"])}
+    kernels = {
+        (layer, head): compile(programs[name], "numba")
+        for layer in range(2)
+        for head, name in enumerate(
+            ["previous_token", "first_token_sink", "uniform_causal", "self_token"]
+        )
+    }
     return model, tokenizer, vocab, kernels
 
 
 def test_costs_are_measured_one_head_at_a_time(setup):
     model, tokenizer, vocab, kernels = setup
-    costs = head_costs(model, tokenizer, TEXTS, kernels, vocab, batch_size=2)
+    costs = head_costs(model, encode(tokenizer, TEXTS), kernels, vocab, batch_size=2)
     assert set(costs) == set(kernels)
-    plain = perplexity(model, tokenizer, TEXTS)["cross_entropy"]
-    alone = perplexity(model, tokenizer, TEXTS,
-                       patterns=kernel_patterns({(1, 2): kernels[(1, 2)]}, vocab))
+    plain = perplexity(model, encode(tokenizer, TEXTS))["cross_entropy"]
+    alone = perplexity(
+        model, encode(tokenizer, TEXTS), patterns=kernel_patterns({(1, 2): kernels[(1, 2)]}, vocab)
+    )
     assert math.isclose(costs[(1, 2)], alone["cross_entropy"] - plain, abs_tol=1e-6)
     assert len({round(c, 9) for c in costs.values()}) > 1
 
@@ -61,11 +65,19 @@ def test_order_and_fractions():
 def test_perplexity_table_rows(setup):
     model, tokenizer, vocab, kernels = setup
     order = sorted(kernels)
-    means = head_means(model, tokenizer, TEXTS)
-    rows = perplexity_table(model, tokenizer, TEXTS, order, kernels, vocab, total=8,
-                            fractions=(0.0, 0.25, 1.0), means=means)
+    means = head_means(model, encode(tokenizer, TEXTS))
+    rows = perplexity_table(
+        model,
+        encode(tokenizer, TEXTS),
+        order,
+        kernels,
+        vocab,
+        total=8,
+        fractions=(0.0, 0.25, 1.0),
+        means=means,
+    )
     assert [r["heads"] for r in rows] == [0, 2, 8]
-    plain = perplexity(model, tokenizer, TEXTS)["perplexity"]
+    plain = perplexity(model, encode(tokenizer, TEXTS))["perplexity"]
     assert rows[0]["programs"] == rows[0]["mean"] == plain
     for row in rows[1:]:
         assert set(row) >= {"programs", "mean", "uniform", "first"}
@@ -76,7 +88,13 @@ def test_fractions_that_replace_no_more_heads_get_no_row(setup):
     """Two explained heads of 270: 10%, 25% and 50% would all replace the same two."""
     model, tokenizer, vocab, kernels = setup
     order = sorted(kernels)[:2]
-    rows = perplexity_table(model, tokenizer, TEXTS, order, kernels, vocab, total=270,
-                            fractions=(0.0, 0.1, 0.25, 0.5))
-    assert [(r["fraction"], r["heads"], r["of"]) for r in rows] == [(0.0, 0, 270),
-                                                                    (0.1, 2, 270)]
+    rows = perplexity_table(
+        model,
+        encode(tokenizer, TEXTS),
+        order,
+        kernels,
+        vocab,
+        total=270,
+        fractions=(0.0, 0.1, 0.25, 0.5),
+    )
+    assert [(r["fraction"], r["heads"], r["of"]) for r in rows] == [(0.0, 0, 270), (0.1, 2, 270)]

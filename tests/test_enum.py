@@ -83,7 +83,7 @@ def test_rules_by_hand_on_the_sentence():
         "induction": [sink, sink, sink, sink, {1: 1}, {2: 1}, sink, {4: 1}],
         "prev-sentence-start": [sink] * 8,
         "sentence-start": [sink] * 4 + [{4: 1}] * 4,
-        "each-end": [sink, sink, sink, {3: 1}, {3: 1}, {3: 1}, {3: 1}, {3: .5, 7: .5}],
+        "each-end": [sink, sink, sink, {3: 1}, {3: 1}, {3: 1}, {3: 1}, {3: 0.5, 7: 0.5}],
         "each-copy": [sink, sink, sink, sink, {0: 1}, {1: 1}, sink, {3: 1}],
     }
     for key, rows in expected.items():
@@ -91,8 +91,9 @@ def test_rules_by_hand_on_the_sentence():
         for i, row in enumerate(rows):
             for j, v in row.items():
                 want[i, j] = v
-        np.testing.assert_allclose(mixture_program([(primitive(key), 1.0)])(TOKENS), want,
-                                   err_msg=key)
+        np.testing.assert_allclose(
+            mixture_program([(primitive(key), 1.0)])(TOKENS), want, err_msg=key
+        )
 
 
 def test_mass_probe_reads_the_count_of_keys():
@@ -151,8 +152,10 @@ def test_canonical_weights():
 @pytest.mark.parametrize("seed", range(6))
 def test_a_mixture_program_is_the_combination_of_its_rules(seed):
     rng = np.random.default_rng(seed)
-    rules = [primitives()[k] for k in rng.choice(len(primitives()), int(rng.integers(1, 5)),
-                                                 replace=False)]
+    rules = [
+        primitives()[k]
+        for k in rng.choice(len(primitives()), int(rng.integers(1, 5)), replace=False)
+    ]
     weights = canonical_weights(rules, rng.random(len(rules)) + 0.05)
     program = mixture_program(list(zip(rules, weights)))
     again = attndsl.load(program.text)
@@ -181,16 +184,37 @@ def test_a_branched_program_takes_each_row_from_its_query_class():
         np.testing.assert_allclose(got[i], want, atol=1e-9)
     with pytest.raises(MixtureError):
         branched_source([("stop", b), ("punct", a), ("other", c)])
-    assert query_classes(word_vocab([TOKENS]).encode(TOKENS), word_vocab([TOKENS])).tolist() \
-        == [1, 2, 2, 0, 1, 2, 2, 0]
+    assert query_classes(word_vocab([TOKENS]).encode(TOKENS), word_vocab([TOKENS])).tolist() == [
+        1,
+        2,
+        2,
+        0,
+        1,
+        2,
+        2,
+        0,
+    ]
     assert [k for k, _, _ in QUERY_CLASSES][-1] == "other"
 
 
 # ---------------------------------------------------------------- the search
 
 
-RULES = ["first", "self", "prev-1", "prev-2", "decay-0.5", "uniform", "each-token", "last-end",
-         "each-end", "each-stop", "duplicate", "induction", "sentence-start"]
+RULES = [
+    "first",
+    "self",
+    "prev-1",
+    "prev-2",
+    "decay-0.5",
+    "uniform",
+    "each-token",
+    "last-end",
+    "each-end",
+    "each-stop",
+    "duplicate",
+    "induction",
+    "sentence-start",
+]
 
 
 @pytest.fixture(scope="module")
@@ -225,22 +249,30 @@ def test_search_scores_equal_the_reference_soft_iou(small):
     for seq in passages:
         n = len(seq)
         block = np.zeros((n, n))
-        block[np.tril_indices(n)] = a[start:start + n * (n + 1) // 2]
+        block[np.tril_indices(n)] = a[start : start + n * (n + 1) // 2]
         start += n * (n + 1) // 2
         heads.append(block)
         tokens.append(seq)
-    want = np.mean([soft_iou(combine([raw_output(rules[r], seq) for r, _ in terms],
-                                     [w for _, w in terms]), head)
-                    for seq, head in zip(tokens, heads)])
+    want = np.mean(
+        [
+            soft_iou(
+                combine([raw_output(rules[r], seq) for r, _ in terms], [w for _, w in terms]), head
+            )
+            for seq, head in zip(tokens, heads)
+        ]
+    )
     assert score == pytest.approx(want, abs=1e-5)
 
 
-@pytest.mark.parametrize("terms", [
-    [("first", 0.6), ("prev-1", 0.4)],
-    [("first", 20.0), ("each-token", 1.0), ("each-end", 5.0)],
-    [("decay-0.5", 0.7), ("duplicate", 0.2), ("sentence-start", 0.1)],
-    [("self", 0.5), ("prev-2", 0.3), ("last-end", 0.2)],
-])
+@pytest.mark.parametrize(
+    "terms",
+    [
+        [("first", 0.6), ("prev-1", 0.4)],
+        [("first", 20.0), ("each-token", 1.0), ("each-end", 5.0)],
+        [("decay-0.5", 0.7), ("duplicate", 0.2), ("sentence-start", 0.1)],
+        [("self", 0.5), ("prev-2", 0.3), ("last-end", 0.2)],
+    ],
+)
 def test_search_recovers_planted_mixtures(small, terms):
     data, rules, _, _ = small
     a, asum = planted(data, rules, terms)
@@ -257,8 +289,9 @@ def test_attractors_find_the_words_a_head_reads(small):
     a = combine_packed(data, [K.mix(data.comps, np.array([0]), np.ones(1)), words], [1.0, 4.0])
     found = attractors(data, a, 3)
     assert found[:1] == ["the"]
-    assert word_output(data, ["the"]).sum() == pytest.approx(sum(
-        np.tril(np.array([[t.strip() == "the" for t in p]] * len(p))).sum() for p in passages))
+    assert word_output(data, ["the"]).sum() == pytest.approx(
+        sum(np.tril(np.array([[t.strip() == "the" for t in p]] * len(p))).sum() for p in passages)
+    )
 
 
 def combine_packed(data, raws, weights):
@@ -292,8 +325,9 @@ class PlantedModel:
     def __init__(self, programs, vocab):
         self.kernels = [attndsl.compile(p, backend="numba") for p in programs]
         self.vocab = vocab
-        self.config = SimpleNamespace(num_hidden_layers=1, num_attention_heads=len(programs),
-                                      to_json_string=lambda: "planted")
+        self.config = SimpleNamespace(
+            num_hidden_layers=1, num_attention_heads=len(programs), to_json_string=lambda: "planted"
+        )
 
     def __call__(self, input_ids, attention_mask, output_attentions):
         import torch
@@ -303,27 +337,39 @@ class PlantedModel:
         out = torch.zeros(len(seqs), len(self.kernels), width, width)
         for h, kernel in enumerate(self.kernels):
             patterns = kernel(seqs, self.vocab)
-            out[:, h, :patterns.shape[1], :patterns.shape[2]] = patterns
+            out[:, h, : patterns.shape[1], : patterns.shape[2]] = patterns
         return SimpleNamespace(attentions=(out,))
 
 
 @pytest.mark.slow
 def test_enumerate_candidates_explains_planted_heads(tmp_path):
-    from test_extract import WordTokenizer
+    from tiny_model import WordTokenizer
 
     from attndsl.models import extract
     from attndsl.synth.scores import score_programs
 
-    texts = ["".join(split_words(json.loads(line)["text"])[:50])
-             for line in CORPUS.read_text().splitlines()[:40]]
+    texts = [
+        "".join(split_words(json.loads(line)["text"])[:50])
+        for line in CORPUS.read_text().splitlines()[:40]
+    ]
     tokenizer = WordTokenizer(texts)
     vocab = attndsl.Vocab.from_texts(tokenizer.vocab)
-    truth = [mixture_program([(primitive("first"), 0.6), (primitive("prev-1"), 0.4)]),
-             mixture_program([(primitive("first"), 20.0), (primitive("each-token"), 1.0),
-                              (primitive("each-end"), 5.0)]),
-             explanation_program([("punct", [(primitive("self"), 1.0)]),
-                                  ("other", [(primitive("decay-0.5"), 0.7),
-                                             (primitive("duplicate"), 0.3)])])]
+    truth = [
+        mixture_program([(primitive("first"), 0.6), (primitive("prev-1"), 0.4)]),
+        mixture_program(
+            [
+                (primitive("first"), 20.0),
+                (primitive("each-token"), 1.0),
+                (primitive("each-end"), 5.0),
+            ]
+        ),
+        explanation_program(
+            [
+                ("punct", [(primitive("self"), 1.0)]),
+                ("other", [(primitive("decay-0.5"), 0.7), (primitive("duplicate"), 0.3)]),
+            ]
+        ),
+    ]
     cache = extract(PlantedModel(truth, vocab), tokenizer, texts, tmp_path, "planted")
     found = enumerate_candidates(cache, range(len(cache)), vocab, keep=2)
     assert sorted(found) == [(0, 0), (0, 1), (0, 2)]

@@ -8,28 +8,10 @@ import numpy as np
 import pytest
 import torch
 from sample_data import SAMPLE
-from tiny_model import tiny_llama
+from tiny_model import TEXTS, WordTokenizer, tiny_llama
 
 from attndsl import split_words
 from attndsl.models import AttentionCache, CacheError, extract
-
-
-class WordTokenizer:
-    """A tokenizer over word tokens, enough for a small random model."""
-
-    def __init__(self, texts):
-        self.vocab = sorted({w for t in texts for w in split_words(t)})
-        self.ids = {w: i for i, w in enumerate(self.vocab)}
-
-    def __call__(self, text):
-        return {"input_ids": [self.ids[w] for w in split_words(text)]}
-
-    def convert_ids_to_tokens(self, ids):
-        return [self.vocab[i] for i in ids]
-
-
-TEXTS = ["The cat sat on the mat. The cat ran.", "A dog barked!", "Roxy saw the sea, and she "
-         "smiled. Then the sea was calm and blue and very wide."]
 
 
 @pytest.fixture(scope="module")

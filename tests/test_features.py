@@ -28,7 +28,17 @@ def test_token_key_drops_one_leading_space():
 
 def test_split_words_keeps_spaces_on_words():
     assert split_words("The cat's hat, 42 times!\nNew") == [
-        "The", " cat", "'s", " hat", ",", " 42", " times", "!", "\n", "New"]
+        "The",
+        " cat",
+        "'s",
+        " hat",
+        ",",
+        " 42",
+        " times",
+        "!",
+        "\n",
+        "New",
+    ]
     assert "".join(split_words("a  b\n\n c")) == "a  b\n\n c"
 
 
@@ -44,7 +54,7 @@ def test_token_tests():
 
 
 def test_structure_words_sentences_repeats():
-    tokens = ["Roxy", " saw", " cat", "s", ".", "\n", "\"", "Why", "?\"", " she", " said", "."]
+    tokens = ["Roxy", " saw", " cat", "s", ".", "\n", '"', "Why", '?"', " she", " said", "."]
     f = sequence_features(tokens)
     assert f.word_start.tolist() == [0, 1, 2, 2, 2, 5, 6, 6, 6, 9, 10, 10]
     assert f.word_of.tolist() == [0, 1, 2, 2, 2, 3, 4, 4, 4, 5, 6, 6]
@@ -55,7 +65,7 @@ def test_structure_words_sentences_repeats():
 
 
 def test_closing_quote_stays_in_sentence():
-    f = sequence_features(["Hi", ".", "\"", " Then", " go", "."])
+    f = sequence_features(["Hi", ".", '"', " Then", " go", "."])
     assert f.sentence_start.tolist() == [0, 0, 0, 3, 3, 3]
 
 

@@ -14,10 +14,17 @@ def test_specs_name_heads():
     assert format_head((12, 3)) == "12.3"
 
 
-@pytest.mark.parametrize("spec, message", [
-    ("3", "not LAYER.HEAD"), ("a.1", "layer 'a' is not a number"), ("1.x", "head 'x'"),
-    ("30.0", "layer 30 does not exist"), ("0.9", "head 9 does not exist"), ("1.", "LAYER.HEAD"),
-])
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ("3", "not LAYER.HEAD"),
+        ("a.1", "layer 'a' is not a number"),
+        ("1.x", "head 'x'"),
+        ("30.0", "layer 30 does not exist"),
+        ("0.9", "head 9 does not exist"),
+        ("1.", "LAYER.HEAD"),
+    ],
+)
 def test_bad_specs_say_what_is_wrong(spec, message):
     with pytest.raises(HeadSpecError, match=message):
         parse_heads(spec, 30, 9)

@@ -74,16 +74,18 @@ EXPECTED = {
     "two_back": onehot([0, 0, 0, 1, 2, 3, 4, 5]),
     "uniform_causal": uniform([range(i + 1) for i in range(N)]),
     "local_window": uniform([range(max(0, i - 2), i + 1) for i in range(N)]),
-    "recency_decay": pattern([{j: math.exp(-0.5 * (i - j)) for j in range(i + 1)}
-                              for i in range(N)]),
+    "recency_decay": pattern(
+        [{j: math.exp(-0.5 * (i - j)) for j in range(i + 1)} for i in range(N)]
+    ),
     "word_start": onehot([0, 1, 2, 2, 4, 5, 6, 6]),
     "same_word": uniform([{0}, {1}, {2}, {2, 3}, {4}, {5}, {6}, {6, 7}]),
     "previous_word_start": onehot([0, 0, 1, 1, 2, 4, 5, 5]),
     "previous_word_end": onehot([0, 0, 1, 1, 3, 4, 5, 5]),
     "sentence_start": onehot([0, 0, 0, 0, 4, 4, 4, 4]),
     "previous_sentence_start": onehot([0] * N),
-    "current_sentence": uniform([range(0, i + 1) for i in range(4)]
-                                + [range(4, i + 1) for i in range(4, 8)]),
+    "current_sentence": uniform(
+        [range(0, i + 1) for i in range(4)] + [range(4, i + 1) for i in range(4, 8)]
+    ),
     # Induction: " The"(4) -> after "The"(0) = 1; " cat"(5) -> after " cat"(1) = 2;
     # "."(7) -> after "."(3) = 4; no earlier copy -> sink.
     "induction": onehot([0, 0, 0, 0, 1, 2, 0, 4]),

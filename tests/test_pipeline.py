@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from tiny_model import CORPUS, save_tiny_model
+from tiny_model import CORPUS
 
 from attndsl.cli import main
 from attndsl.pipeline import STAGES, RunOptions, evaluate, run_pipeline
@@ -15,23 +15,25 @@ from attndsl.rundir import RunDir, RunError, read_json, read_jsonl
 STAGE_NAMES = [stage.name for stage in STAGES]
 
 
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    texts = [json.loads(line)["text"] for line in CORPUS.read_text().splitlines()]
-    return str(save_tiny_model(tmp_path_factory.mktemp("model"), texts))
-
-
 def options(model: str, **changes) -> RunOptions:
-    settings = dict(model=model, corpus=str(CORPUS), max_passages=6, fit_passages=6,
-                    cost_passages=2, max_tokens=48)
+    settings = dict(
+        model=model,
+        corpus=str(CORPUS),
+        max_passages=6,
+        fit_passages=6,
+        cost_passages=2,
+        max_tokens=48,
+    )
     return RunOptions(**{**settings, **changes})
 
 
 @pytest.fixture(scope="module")
-def finished(tiny, tmp_path_factory):
+def finished(tiny_model_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("run") / "run"
     seen: list[str] = []
-    summary = run_pipeline(options(tiny), str(out), progress=lambda s, d, t: seen.append(s))
+    summary = run_pipeline(
+        options(tiny_model_dir), str(out), progress=lambda s, d, t: seen.append(s)
+    )
     return out, summary, seen
 
 
@@ -42,7 +44,8 @@ def test_every_stage_writes_its_files(finished):
     assert {"extract fit", "summarise", "synthesise", "select", "replace"} <= set(seen)
     selection = read_json(out / "selection.json")
     assert [(e["layer"], e["head"]) for e in selection["heads"]] == [
-        (layer, head) for layer in range(2) for head in range(4)]
+        (layer, head) for layer in range(2) for head in range(4)
+    ]
     for entry in selection["heads"]:
         assert 0 <= entry["test_iou"] <= 1 and entry["program_id"] in selection["programs"]
         assert (out / "programs" / f"{entry['program_id']}.py").is_file()
@@ -56,19 +59,20 @@ def test_every_stage_writes_its_files(finished):
     assert summary == read_json(out / "summary.json")
 
 
-def test_a_finished_run_resumes_without_work_and_refuses_other_settings(finished, tiny):
+def test_a_finished_run_resumes_without_work_and_refuses_other_settings(finished, tiny_model_dir):
     out, summary, _ = finished
     seen: list[str] = []
-    again = run_pipeline(options(tiny), str(out), resume=True,
-                         progress=lambda s, d, t: seen.append(s))
+    again = run_pipeline(
+        options(tiny_model_dir), str(out), resume=True, progress=lambda s, d, t: seen.append(s)
+    )
     assert again == summary and set(seen) == set(STAGE_NAMES)
     with pytest.raises(RunError, match="--resume"):
-        run_pipeline(options(tiny), str(out))
+        run_pipeline(options(tiny_model_dir), str(out))
     with pytest.raises(RunError, match="other settings"):
-        run_pipeline(options(tiny, seed=3), str(out), resume=True)
+        run_pipeline(options(tiny_model_dir, seed=3), str(out), resume=True)
 
 
-def test_an_interrupted_stage_resumes_after_its_last_head(finished, tiny, tmp_path):
+def test_an_interrupted_stage_resumes_after_its_last_head(finished, tiny_model_dir, tmp_path):
     import shutil
 
     out = tmp_path / "copy"
@@ -79,16 +83,22 @@ def test_an_interrupted_stage_resumes_after_its_last_head(finished, tiny, tmp_pa
     costs = (out / "costs.jsonl").read_text().splitlines()
     (out / "costs.jsonl").write_text("\n".join(costs[:5]) + "\n" + costs[5][:7])  # cut line
     measured: list[int] = []
-    summary = run_pipeline(options(tiny), str(out), resume=True,
-                           progress=lambda s, d, t: measured.append(d) if s == "replace" else 0)
+    summary = run_pipeline(
+        options(tiny_model_dir),
+        str(out),
+        resume=True,
+        progress=lambda s, d, t: measured.append(d) if s == "replace" else 0,
+    )
     assert measured == [6, 7, 8]  # only the three heads not yet recorded
     assert summary["perplexity"] == finished[1]["perplexity"]
 
 
 def test_evaluate_rescoring_on_another_corpus(finished, tmp_path):
     other = tmp_path / "other.txt"
-    other.write_text("The dog ran to the park. The dog was happy.\n\nA bird sang. "
-                     "Then the bird flew away to the tree.\n")
+    other.write_text(
+        "The dog ran to the park. The dog was happy.\n\nA bird sang. "
+        "Then the bird flew away to the tree.\n"
+    )
     result = evaluate(finished[0], str(other))
     assert result["passages"] >= 2 and len(result["heads"]) == 8
     assert 0 <= result["mean_iou"] <= 1
@@ -96,16 +106,37 @@ def test_evaluate_rescoring_on_another_corpus(finished, tmp_path):
     assert result["library_size"] == finished[1]["library_size"]
 
 
-def test_the_cli_runs_and_prints_the_summary(tiny, tmp_path, capsys):
+def test_the_cli_runs_and_prints_the_summary(tiny_model_dir, tmp_path, capsys):
     out = tmp_path / "cli-run"
-    code = main(["run", "--model", tiny, "--corpus", str(CORPUS), "--heads", "1.*",
-                 "--max-passages", "4", "--fit-passages", "4", "--cost-passages", "1",
-                 "--max-tokens", "40", "--out", str(out)])
+    code = main(
+        [
+            "run",
+            "--model",
+            tiny_model_dir,
+            "--corpus",
+            str(CORPUS),
+            "--heads",
+            "1.*",
+            "--max-passages",
+            "4",
+            "--fit-passages",
+            "4",
+            "--cost-passages",
+            "1",
+            "--max-tokens",
+            "40",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0
     printed = capsys.readouterr().out
     assert "mean held-out IoU" in printed and "library size" in printed
     assert len(read_json(out / "selection.json")["heads"]) == 4
-    assert main(["run", "--model", tiny, "--heads", "9.0", "--out", str(tmp_path / "x")]) == 2
+    assert (
+        main(["run", "--model", tiny_model_dir, "--heads", "9.0", "--out", str(tmp_path / "x")])
+        == 2
+    )
     assert "layer 9 does not exist" in capsys.readouterr().err
 
 
@@ -114,8 +145,24 @@ def test_bounded_run_on_the_real_smollm2(tmp_path, capsys):
     """What CI runs on every submission: `attndsl run` on the real default model and the
     shipped corpus, two layers and a few passages."""
     out = tmp_path / "smollm2"
-    assert main(["run", "--heads", "0.*,15.*", "--max-passages", "8", "--fit-passages", "8",
-                 "--cost-passages", "2", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "--heads",
+                "0.*,15.*",
+                "--max-passages",
+                "8",
+                "--fit-passages",
+                "8",
+                "--cost-passages",
+                "2",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     summary = read_json(out / "summary.json")
     assert summary["heads"] == 18 and summary["mean_iou"] > 0.4
     # 10% of 270 heads would be 27: all 18 explained heads, and 25% or 50% no more
@@ -128,22 +175,45 @@ def test_bounded_run_on_the_real_smollm2(tmp_path, capsys):
     assert "15.3" in capsys.readouterr().out
 
 
-def test_llm_synthesis_without_a_key_fails_before_any_work(tiny, tmp_path, monkeypatch, capsys):
+def test_llm_synthesis_without_a_key_fails_before_any_work(
+    tiny_model_dir, tmp_path, monkeypatch, capsys
+):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
     out = tmp_path / "llm-run"
-    assert main(["run", "--model", tiny, "--synth", "llm", "--out", str(out)]) == 2
+    assert main(["run", "--model", tiny_model_dir, "--synth", "llm", "--out", str(out)]) == 2
     assert "OPENAI_API_KEY" in capsys.readouterr().err
     assert not out.exists()
 
 
-def test_a_dry_run_prints_each_heads_prompt_size_and_sends_nothing(tiny, tmp_path, monkeypatch,
-                                                                   capsys):
+def test_a_dry_run_prints_each_heads_prompt_size_and_sends_nothing(
+    tiny_model_dir, tmp_path, monkeypatch, capsys
+):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     out = tmp_path / "dry"
-    assert main(["run", "--model", tiny, "--corpus", str(CORPUS), "--synth", "llm",
-                 "--dry-run", "--heads", "1.*", "--max-passages", "4", "--fit-passages", "4",
-                 "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "--model",
+                tiny_model_dir,
+                "--corpus",
+                str(CORPUS),
+                "--synth",
+                "llm",
+                "--dry-run",
+                "--heads",
+                "1.*",
+                "--max-passages",
+                "4",
+                "--fit-passages",
+                "4",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     rows = [line.split() for line in printed.splitlines() if line.startswith("1.")]
     assert [row[0] for row in rows] == ["1.0", "1.1", "1.2", "1.3"]
@@ -152,7 +222,7 @@ def test_a_dry_run_prints_each_heads_prompt_size_and_sends_nothing(tiny, tmp_pat
     assert not (out / "llm" / "cache").exists() and not (out / "selection.json").exists()
 
 
-def test_llm_synthesis_through_the_pipeline(tiny, tmp_path):
+def test_llm_synthesis_through_the_pipeline(tiny_model_dir, tmp_path):
     """`--synth llm` against a loopback endpoint: the LLM's programs become candidates, the
     refine round is fed the best one's worst passages, and a resumed run sends nothing."""
     from openai_stub import StubServer, completion
@@ -161,8 +231,9 @@ def test_llm_synthesis_through_the_pipeline(tiny, tmp_path):
     from attndsl.prompts import answer
 
     programs = library()
-    first = "\n".join(answer(name, programs[name].source)
-                      for name in ("previous_token", "two_back"))
+    first = "\n".join(
+        answer(name, programs[name].source) for name in ("previous_token", "two_back")
+    )
     refined = answer("sink", programs["first_token_sink"].source)
 
     def script(body):
@@ -172,7 +243,7 @@ def test_llm_synthesis_through_the_pipeline(tiny, tmp_path):
     out = tmp_path / "llm-run"
     with StubServer(script) as server:
         settings = dict(synth="llm", base_url=server.url, heads="1.0,1.1")
-        summary = run_pipeline(options(tiny, **settings), str(out))
+        summary = run_pipeline(options(tiny_model_dir, **settings), str(out))
         sent = len(server.requests)
         assert sent == 4  # two heads: a first request and one refinement each
         assert any("worst passages" in r["messages"][-1]["content"] for r in server.requests)
@@ -184,31 +255,63 @@ def test_llm_synthesis_through_the_pipeline(tiny, tmp_path):
         del manifest["stages"]["synthesise"]
         (out / "run.json").write_text(json.dumps(manifest))
         (out / "candidates.jsonl").unlink()
-        run_pipeline(options(tiny, **settings), str(out), resume=True)
+        run_pipeline(options(tiny_model_dir, **settings), str(out), resume=True)
         assert len(server.requests) == sent  # every answer came from the cache
 
 
 def test_evaluate_and_perplexity_from_the_command_line(finished, tmp_path, capsys):
     out = tmp_path / "eval.json"
-    assert main(["evaluate", "--run", str(finished[0]), "--corpus", str(CORPUS),
-                 "--max-passages", "3", "--json", str(out)]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                "--run",
+                str(finished[0]),
+                "--corpus",
+                str(CORPUS),
+                "--max-passages",
+                "3",
+                "--json",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert len(json.loads(out.read_text())["heads"]) == 8
     settings = read_json(finished[0] / "run.json")["settings"]
-    assert main(["perplexity", "--model", settings["model"], "--corpus", str(CORPUS),
-                 "--max-passages", "2", "--run", str(finished[0]), "--fraction", "0.5"]) == 0
+    assert (
+        main(
+            [
+                "perplexity",
+                "--model",
+                settings["model"],
+                "--corpus",
+                str(CORPUS),
+                "--max-passages",
+                "2",
+                "--run",
+                str(finished[0]),
+                "--fraction",
+                "0.5",
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert '"heads": 4' in printed and '"perplexity"' in printed
 
 
 @pytest.mark.parametrize("pack", [False, True])
-def test_passages_are_sentences_or_packed_and_spread_through_each_split(tiny, tmp_path, pack):
+def test_passages_are_sentences_or_packed_and_spread_through_each_split(
+    tiny_model_dir, tmp_path, pack
+):
     from attndsl.models._corpus import sentences, split_texts, spread
     from attndsl.pipeline import Context
 
-    chosen = options(tiny, pack=pack, max_passages=5, fit_passages=3)
+    chosen = options(tiny_model_dir, pack=pack, max_passages=5, fit_passages=3)
     context = Context(chosen, RunDir(tmp_path / "run"), lambda s, d, t: None)
     texts = context.texts
-    every = split_texts(chosen.corpus, tiny, context.tokenizer, 48, pack=pack)
+    every = split_texts(chosen.corpus, tiny_model_dir, context.tokenizer, 48, pack=pack)
     assert {s: len(t) for s, t in texts.items()} == {"fit": 3, "select": 5, "test": 5}
     for split, limit in (("fit", 3), ("select", 5), ("test", 5)):
         assert texts[split] == spread(every[split], limit) != every[split][:limit]
@@ -216,7 +319,7 @@ def test_passages_are_sentences_or_packed_and_spread_through_each_split(tiny, tm
     assert all(one_sentence) if not pack else not all(one_sentence)
 
 
-def test_hostile_llm_answers_are_checked_never_executed(tiny, tmp_path, monkeypatch):
+def test_hostile_llm_answers_are_checked_never_executed(tiny_model_dir, tmp_path, monkeypatch):
     """An endpoint answers with a docstring that breaks a comment line (rejected by the
     checker) and with a valid program whose docstring, names and literals hold code and
     markup: no marker file appears, no kernel file holds any of that text, and the report
@@ -228,21 +331,34 @@ def test_hostile_llm_answers_are_checked_never_executed(tiny, tmp_path, monkeypa
     marker = tmp_path / "PWNED"
     cache = tmp_path / "kernels"
     monkeypatch.setenv("ATTNDSL_CACHE", str(cache))
-    escaped = ("def head(tokens):\n"
-               f"    \"x\\rimport os;os.system('touch {marker}')\"\n"
-               "    n = len(tokens)\n    out = zeros(n, n)\n    for i in range(n):\n"
-               "        out[i, i] = 1.0\n    return out\n")
-    hostile = ("def head(tokens):\n"
-               f"    \"\"\"</script><script>alert(1)</script>\n    import os; os.system('touch "
-               f"{marker}')\n    \"\"\"\n"
-               "    n = len(tokens)\n    out = zeros(n, n)\n    for i in range(n):\n"
-               "        system = i - 1\n        if tokens[i] == \"</script>\":\n"
-               "            system = 0\n        out[i, max(system, 0)] = 1.0\n    return out\n")
+    escaped = (
+        "def head(tokens):\n"
+        f"    \"x\\rimport os;os.system('touch {marker}')\"\n"
+        "    n = len(tokens)\n    out = zeros(n, n)\n    for i in range(n):\n"
+        "        out[i, i] = 1.0\n    return out\n"
+    )
+    hostile = (
+        "def head(tokens):\n"
+        f'    """</script><script>alert(1)</script>\n    import os; os.system(\'touch '
+        f'{marker}\')\n    """\n'
+        "    n = len(tokens)\n    out = zeros(n, n)\n    for i in range(n):\n"
+        '        system = i - 1\n        if tokens[i] == "</script>":\n'
+        "            system = 0\n        out[i, max(system, 0)] = 1.0\n    return out\n"
+    )
     text = "\n".join([answer("escape", escaped), answer("markup", hostile)])
     out = tmp_path / "hostile-run"
     with StubServer(lambda body: completion(text)) as server:
-        run_pipeline(options(tiny, synth="llm", base_url=server.url, heads="1.0",
-                             refine_rounds=0, repair_rounds=0), str(out))
+        run_pipeline(
+            options(
+                tiny_model_dir,
+                synth="llm",
+                base_url=server.url,
+                heads="1.0",
+                refine_rounds=0,
+                repair_rounds=0,
+            ),
+            str(out),
+        )
     assert not marker.exists()
     [entry] = read_jsonl(out / "candidates.jsonl")
     assert len(entry["candidates"]) == 1  # the escaped docstring was rejected

@@ -13,9 +13,14 @@ def tiny_llama(kv_heads: int = 2):
     from transformers import LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=50, hidden_size=32, intermediate_size=64,
-                         num_hidden_layers=2, num_attention_heads=4,
-                         num_key_value_heads=kv_heads)
+    config = LlamaConfig(
+        vocab_size=50,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=kv_heads,
+    )
     return LlamaForCausalLM(config).eval()
 
 
@@ -107,15 +112,24 @@ def _small(family: str):
     import transformers as tf
 
     torch.manual_seed(0)
-    common = {"vocab_size": 50, "hidden_size": 32, "intermediate_size": 64,
-              "num_hidden_layers": 2, "num_attention_heads": 4}
+    common = {
+        "vocab_size": 50,
+        "hidden_size": 32,
+        "intermediate_size": 64,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+    }
     if family == "gpt2":
         return tf.GPT2LMHeadModel(tf.GPT2Config(vocab_size=50, n_embd=32, n_layer=2, n_head=4))
     if family == "qwen2":
         return tf.Qwen2ForCausalLM(tf.Qwen2Config(**common, num_key_value_heads=2))
-    config = tf.Gemma3TextConfig(**common, num_key_value_heads=1, head_dim=8,
-                                 sliding_window=4, layer_types=["sliding_attention",
-                                                                "full_attention"])
+    config = tf.Gemma3TextConfig(
+        **common,
+        num_key_value_heads=1,
+        head_dim=8,
+        sliding_window=4,
+        layer_types=["sliding_attention", "full_attention"],
+    )
     return tf.Gemma3ForCausalLM(config)
 
 

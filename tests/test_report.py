@@ -40,8 +40,9 @@ def page(run):
 
 
 def embedded(page: str) -> dict:
-    match = re.search(r'<script type="application/json" id="report-data">(.*?)</script>', page,
-                      re.S)
+    match = re.search(
+        r'<script type="application/json" id="report-data">(.*?)</script>', page, re.S
+    )
     return json.loads(match.group(1))
 
 
@@ -99,14 +100,19 @@ def test_report_of_a_run_still_writing_its_summary(run, tmp_path):
 
 
 def test_perplexity_curve_puts_higher_perplexity_higher():
-    rows = [{"fraction": 0.0, "heads": 0, "programs": 10.0, "uniform": 10.0, "first": 10.0},
-            {"fraction": 0.5, "heads": 4, "programs": 12.0, "uniform": 40.0, "first": 90.0}]
+    rows = [
+        {"fraction": 0.0, "heads": 0, "programs": 10.0, "uniform": 10.0, "first": 10.0},
+        {"fraction": 0.5, "heads": 4, "programs": 12.0, "uniform": 40.0, "first": 90.0},
+    ]
     svg = perplexity_svg(rows)
-    lines = {name: points for points, name in
-             re.findall(r'points="([^"]*)" class="series" data-series="(\w+)"', svg)}
+    lines = {
+        name: points
+        for points, name in re.findall(r'points="([^"]*)" class="series" data-series="(\w+)"', svg)
+    }
     assert set(lines) == {"programs", "uniform", "first"}  # no mean measured: not drawn
-    ends = {name: [float(v) for v in points.split()[-1].split(",")]
-            for name, points in lines.items()}
+    ends = {
+        name: [float(v) for v in points.split()[-1].split(",")] for name, points in lines.items()
+    }
     starts = {name: points.split()[0] for name, points in lines.items()}
     assert len(set(starts.values())) == 1  # all start at the same perplexity
     assert ends["programs"][1] > ends["uniform"][1] > ends["first"][1]  # SVG y grows down
@@ -114,19 +120,31 @@ def test_perplexity_curve_puts_higher_perplexity_higher():
 
 
 def chromium(*args: str, tmp_path) -> str:
-    done = subprocess.run(["chromium", "--headless", "--disable-gpu", "--no-sandbox",
-                           f"--user-data-dir={tmp_path / 'profile'}", *args],
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [
+            "chromium",
+            "--headless",
+            "--disable-gpu",
+            "--no-sandbox",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     return done.stdout
 
 
-@pytest.mark.skipif(shutil.which("chromium") is None, reason="needs chromium (apt-get install "
-                    "chromium) to render the page")
+@pytest.mark.skipif(
+    shutil.which("chromium") is None,
+    reason="needs chromium (apt-get install chromium) to render the page",
+)
 def test_chromium_draws_every_heatmap(run, page, tmp_path):
     dom = chromium("--dump-dom", str(run / "report.html"), tmp_path=tmp_path)
     assert dom.count('data-drawn="1"') == len(PROGRAMS)  # every head's gallery canvas
-    detail = dom[dom.index('id="detail"'):dom.index("<h2>Heads")]
+    detail = dom[dom.index('id="detail"') : dom.index("<h2>Heads")]
     assert 'data-head="1.1"' in detail
     assert detail.count("<rect") == 2 * 32 * 33 // 2  # real and predicted, lower triangles
     assert "&lt;/script&gt;" in detail and "&lt;b&gt;" in detail  # tokens drawn as text

@@ -25,8 +25,9 @@ def run(tmp_path_factory):
 
 
 def shown(run, width=80, **options):
-    console = Console(width=width, record=True, force_terminal=True, color_system="truecolor",
-                      file=io.StringIO())
+    console = Console(
+        width=width, record=True, force_terminal=True, color_system="truecolor", file=io.StringIO()
+    )
     data = review(run, console=console, **options)
     text = console.export_text()
     assert text.strip()
@@ -39,8 +40,11 @@ def test_heads_view_lists_every_explained_head_under_the_summary(run):
     data, text = shown(run)
     selection = read_json(run / "selection.json")
     assert len(data["heads"]) == len(PROGRAMS) == len(selection["heads"])
-    rows = {line.split()[0]: line for line in text.splitlines()
-            if line.strip()[:3] in {f"{layer}.{head}" for layer, head in PROGRAMS}}
+    rows = {
+        line.split()[0]: line
+        for line in text.splitlines()
+        if line.strip()[:3] in {f"{layer}.{head}" for layer, head in PROGRAMS}
+    }
     assert set(rows) == {f"{layer}.{head}" for layer, head in PROGRAMS}
     for entry in selection["heads"]:
         row = rows[f"{entry['layer']}.{entry['head']}"]
@@ -69,8 +73,11 @@ def test_head_view_shows_program_summary_and_both_heatmaps(run):
     assert len(window["tokens"]) == 32 and window["total_tokens"] == 40
     real, predicted = np.array(window["real"]), np.array(window["predicted"])
     np.testing.assert_allclose(predicted, program(window["tokens"]), atol=1e-3)
-    assert np.allclose(real, 0.8 * predicted + 0.2 * np.tril(np.ones((32, 32)))
-                       / np.arange(1, 33)[:, None], atol=2e-3)
+    assert np.allclose(
+        real,
+        0.8 * predicted + 0.2 * np.tril(np.ones((32, 32))) / np.arange(1, 33)[:, None],
+        atol=2e-3,
+    )
     assert 0.6 < window["iou"] < 0.95
 
 
@@ -80,8 +87,11 @@ def test_library_view_groups_heads_by_program(run):
     assert set(by_name) == {library()[name].name for name in PROGRAMS.values()}
     previous = by_name[library()["previous_token"].name]
     assert previous["heads"] == ["0.0", "0.2"] and data["programs"][0] is previous
-    ious = [e["test_iou"] for e in read_json(run / "selection.json")["heads"]
-            if e["program_id"] == previous["id"]]
+    ious = [
+        e["test_iou"]
+        for e in read_json(run / "selection.json")["heads"]
+        if e["program_id"] == previous["id"]
+    ]
     assert previous["mean_iou"] == pytest.approx(np.mean(ious))
     assert "0.0 0.2" in text and previous["id"] in text
 
@@ -108,13 +118,16 @@ def broken(run, tmp_path, change):
     return copy
 
 
-@pytest.mark.parametrize("options, error, match", [
-    ({"head": "7.0"}, HeadSpecError, "layer 7 does not exist"),
-    ({"head": "0.x"}, HeadSpecError, "not a number"),
-    ({"head": "1.2"}, ReviewError, "1.2 was not explained"),
-    ({"head": "1.*"}, ReviewError, "names 3 heads"),
-    ({"head": "0.0", "passage": 9}, ReviewError, "passage 9 is not in the test split"),
-])
+@pytest.mark.parametrize(
+    "options, error, match",
+    [
+        ({"head": "7.0"}, HeadSpecError, "layer 7 does not exist"),
+        ({"head": "0.x"}, HeadSpecError, "not a number"),
+        ({"head": "1.2"}, ReviewError, "1.2 was not explained"),
+        ({"head": "1.*"}, ReviewError, "names 3 heads"),
+        ({"head": "0.0", "passage": 9}, ReviewError, "passage 9 is not in the test split"),
+    ],
+)
 def test_a_wrong_head_or_passage_is_one_clear_error(run, options, error, match):
     with pytest.raises(error, match=match):
         review(run, console=Console(width=80, record=True), **options)
@@ -143,31 +156,46 @@ def test_a_directory_that_is_not_a_run_is_refused(run, tmp_path):
     assert issubclass(ReviewError, AttnDslError) and issubclass(HeadSpecError, AttnDslError)
 
 
-@pytest.mark.parametrize("name, change, problem", [
-    ("run.json", lambda m: {k: v for k, v in m.items() if k != "settings"},
-     "the file lacks 'settings'"),
-    ("run.json", lambda m: {**m, "stages": []}, "stages should be an object"),
-    ("run.json", lambda m: {**m, "settings": "x"}, "settings should be dict"),
-    ("run.json", lambda m: {**m, "stages": {"extract": 3}}, "stages['extract'] should be an"),
-    ("selection.json", lambda m: 3, "the file should be an object"),
-    ("selection.json", lambda m: {**m, "heads": [{"layer": "0"}]}, "heads[0].layer should be"),
-    ("selection.json", lambda m: {**m, "programs": []}, "programs should be an object"),
-    ("perplexity.json", lambda m: {**m, "rows": {}}, "rows should be a list"),
-    ("summary.json", lambda m: [], "the file should be an object"),
-], ids=range(9))
-def test_run_files_of_the_wrong_shape_are_one_clear_line(run, tmp_path, capsys, name, change,
-                                                          problem):
+@pytest.mark.parametrize(
+    "name, change, problem",
+    [
+        (
+            "run.json",
+            lambda m: {k: v for k, v in m.items() if k != "settings"},
+            "the file lacks 'settings'",
+        ),
+        ("run.json", lambda m: {**m, "stages": []}, "stages should be an object"),
+        ("run.json", lambda m: {**m, "settings": "x"}, "settings should be dict"),
+        ("run.json", lambda m: {**m, "stages": {"extract": 3}}, "stages['extract'] should be an"),
+        ("selection.json", lambda m: 3, "the file should be an object"),
+        ("selection.json", lambda m: {**m, "heads": [{"layer": "0"}]}, "heads[0].layer should be"),
+        ("selection.json", lambda m: {**m, "programs": []}, "programs should be an object"),
+        ("perplexity.json", lambda m: {**m, "rows": {}}, "rows should be a list"),
+        ("summary.json", lambda m: [], "the file should be an object"),
+    ],
+    ids=range(9),
+)
+def test_run_files_of_the_wrong_shape_are_one_clear_line(
+    run, tmp_path, capsys, name, change, problem
+):
     from attndsl.cli import main
 
     copy = broken(run, tmp_path, lambda c: write_json(c / name, change(read_json(c / name))))
-    for command in (["review", str(copy)], ["report", str(copy)],
-                    ["run", "--resume", "--out", str(copy)]):
+    for command in (
+        ["review", str(copy)],
+        ["report", str(copy)],
+        ["run", "--resume", "--out", str(copy)],
+    ):
         capsys.readouterr()
         assert main(command) == 2
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1 and "Traceback" not in err
         if command[0] != "run" or name == "run.json":
             assert f"{name}: not a file this attndsl wrote ({problem}" in err.replace(
-                str(copy) + "/", "")
-            assert ("start a new one with --out" if name == "run.json"
-                    else "remove it to recompute that stage") in err
+                str(copy) + "/", ""
+            )
+            assert (
+                "start a new one with --out"
+                if name == "run.json"
+                else "remove it to recompute that stage"
+            ) in err

@@ -73,7 +73,9 @@ def test_runs_resume_only_with_the_same_settings_and_version(tmp_path):
     with pytest.raises(RunError, match="--resume"):
         run.start({"model": "smollm2", "seed": 0}, resume=False)
     assert run.start({"model": "smollm2", "seed": 0}, resume=True)["stages"]["extract"] == {
-        "seconds": 1.235, "passages": 3}
+        "seconds": 1.235,
+        "passages": 3,
+    }
     with pytest.raises(RunError, match=r"other settings \(seed\)"):
         run.start({"model": "smollm2", "seed": 1}, resume=True)
     manifest = json.loads(run.manifest_path.read_text())

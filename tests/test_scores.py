@@ -7,8 +7,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from test_extract import TEXTS, WordTokenizer
-from tiny_model import tiny_llama
+from tiny_model import TEXTS, WordTokenizer, tiny_llama
 
 from attndsl import Vocab, library
 from attndsl.models import extract
@@ -85,8 +84,9 @@ def test_empty_rows_score_one_and_the_upper_triangle_is_ignored():
     p, a = causal(rng, 2, 6), causal(rng, 3, 6)
     noisy_p, noisy_a = p + np.triu(rng.random(p.shape), 1), a + np.triu(rng.random(a.shape), 1)
     for metric in METRICS:
-        np.testing.assert_allclose(pairwise(noisy_p, noisy_a, metric).numpy(),
-                                   reference_table(p, a, metric), atol=1e-6)
+        np.testing.assert_allclose(
+            pairwise(noisy_p, noisy_a, metric).numpy(), reference_table(p, a, metric), atol=1e-6
+        )
 
 
 # ---------------------------------------------------------------- fast against reference
@@ -94,16 +94,20 @@ def test_empty_rows_score_one_and_the_upper_triangle_is_ignored():
 @pytest.mark.parametrize("n", [1, 2, 5, 33])
 def test_pairwise_matches_the_reference(metric, n):
     rng = np.random.default_rng(n)
-    candidates = np.concatenate([causal(rng, 4, n), causal(rng, 4, n, sparsity=0.8),
-                                 one_hot(1, n, 1), one_hot(1, n, 0)])
+    candidates = np.concatenate(
+        [causal(rng, 4, n), causal(rng, 4, n, sparsity=0.8), one_hot(1, n, 1), one_hot(1, n, 0)]
+    )
     # float16 attention: rows sum to 1 only approximately
     heads = causal(rng, 5, n, power=6).astype(np.float16).astype(np.float32)
     assert abs(heads.sum(-1) - 1).max() > 0 or n == 1
     expected = reference_table(candidates, heads, metric)
     got = pairwise(torch.tensor(candidates, dtype=torch.float32), torch.tensor(heads), metric)
     np.testing.assert_allclose(got.numpy(), expected, atol=1e-6)
-    np.testing.assert_allclose(_pairwise_torch(torch.tensor(candidates), torch.tensor(heads),
-                                               metric).numpy(), expected, atol=1e-6)
+    np.testing.assert_allclose(
+        _pairwise_torch(torch.tensor(candidates), torch.tensor(heads), metric).numpy(),
+        expected,
+        atol=1e-6,
+    )
 
 
 def test_rows_that_do_not_sum_to_one_are_used_exactly():
@@ -135,16 +139,23 @@ def tiny_cache(tmp_path_factory):
     return cache, Vocab.from_texts(tokenizer.vocab)
 
 
-PROGRAMS = ["previous_token", "first_token_sink", "uniform_causal", "recency_decay",
-            "sink_duplicate_token", "same_word"]
+PROGRAMS = [
+    "previous_token",
+    "first_token_sink",
+    "uniform_causal",
+    "recency_decay",
+    "sink_duplicate_token",
+    "same_word",
+]
 
 
 @pytest.mark.parametrize("metric", METRICS)
 def test_score_programs_matches_the_interpreter(tiny_cache, metric):
     cache, vocab = tiny_cache
     programs = [library()[name] for name in PROGRAMS]
-    table = score_programs(programs, cache, [2, 0], vocab, metric, per_passage=True,
-                           max_cells=3 * 20 * 20)  # several batches of passages
+    table = score_programs(
+        programs, cache, [2, 0], vocab, metric, per_passage=True, max_cells=3 * 20 * 20
+    )  # several batches of passages
     assert table.ids == [p.id for p in programs] and table.passages == [2, 0]
     assert table.per_passage.shape == (len(programs), 2, 3, 2)
     for p, passage in enumerate(table.passages):
@@ -152,8 +163,10 @@ def test_score_programs_matches_the_interpreter(tiny_cache, metric):
         real = cache.attention(passage)
         for c, program in enumerate(programs):
             pattern = program(tokens)  # the interpreter: the reference meaning
-            expected = [[REFERENCES[metric](pattern, real[layer, head]) for head in range(3)]
-                        for layer in range(2)]
+            expected = [
+                [REFERENCES[metric](pattern, real[layer, head]) for head in range(3)]
+                for layer in range(2)
+            ]
             np.testing.assert_allclose(table.per_passage[c, :, :, p], expected, atol=1e-6)
     np.testing.assert_allclose(table.mean, table.per_passage.mean(-1), atol=1e-6)
     assert set(table.seconds) == {"compile", "patterns", "attention", "compare"}
@@ -171,8 +184,14 @@ def test_score_patterns_batches_alike_and_reports_progress(tiny_cache):
 
     seen = []
     whole = score_patterns(list("abcd"), patterns, cache, per_passage=True)
-    parts = score_patterns(list("abcd"), patterns, cache, per_passage=True, max_cells=1,
-                           progress=lambda done, total: seen.append((done, total)))
+    parts = score_patterns(
+        list("abcd"),
+        patterns,
+        cache,
+        per_passage=True,
+        max_cells=1,
+        progress=lambda done, total: seen.append((done, total)),
+    )
     np.testing.assert_allclose(parts.per_passage, whole.per_passage, atol=1e-7)
     assert seen == [(1, 3), (2, 3), (3, 3)]
     assert whole.per_passage.std() > 0

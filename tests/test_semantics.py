@@ -28,8 +28,9 @@ def program(body: str, setup: str = "") -> attndsl.Program:
     """A program: `n = len(tokens)`, `out = zeros(n, n)`, `setup`, `body`, `return out`."""
     lines = textwrap.dedent(setup).strip("\n") + "\n" + textwrap.dedent(body).strip("\n")
     inner = textwrap.indent(lines.strip("\n"), "    ")
-    source = (f"def head(tokens):\n    n = len(tokens)\n    out = zeros(n, n)\n{inner}\n"
-              "    return out\n")
+    source = (
+        f"def head(tokens):\n    n = len(tokens)\n    out = zeros(n, n)\n{inner}\n    return out\n"
+    )
     return attndsl.load(source)
 
 
@@ -177,46 +178,74 @@ def test_int_meets_float_by_conversion():
 NAN_SETUP = "big = 1e308 * 10\nnan = big - big"
 
 
-@pytest.mark.parametrize("cond", [
-    "big > 1e308",
-    "-big < -1e308",
-    "nan != nan",
-    "not (nan == nan)",
-    "not (nan < 1.0) and not (nan >= 1.0)",
-    "min(nan, 1.0) != min(nan, 1.0)",
-    "min(1.0, nan) != min(1.0, nan)",
-    "max(1, nan, 2) != max(1, nan, 2)",
-    "exp(1000) == big",
-    "exp(-1000) == 0.0",
-    "big - big != 0",
-    "abs(-big) == big",
-    "0.0 * big != 0.0 * big",
-])
+@pytest.mark.parametrize(
+    "cond",
+    [
+        "big > 1e308",
+        "-big < -1e308",
+        "nan != nan",
+        "not (nan == nan)",
+        "not (nan < 1.0) and not (nan >= 1.0)",
+        "min(nan, 1.0) != min(nan, 1.0)",
+        "min(1.0, nan) != min(1.0, nan)",
+        "max(1, nan, 2) != max(1, nan, 2)",
+        "exp(1000) == big",
+        "exp(-1000) == 0.0",
+        "big - big != 0",
+        "abs(-big) == big",
+        "0.0 * big != 0.0 * big",
+    ],
+)
 def test_inf_and_nan(cond):
     assert holds(cond, NAN_SETUP)
 
 
-@pytest.mark.parametrize(("cond", "expected"), [
-    ("1 < 2 < 3", True),
-    ("1 < 3 < 2", False),
-    ("1 < 3 > 2", True),
-    ("1 == 1.0 != 2", True),
-    ("3 >= 3 > 3", False),
-    ("True == 1", True),
-    ("not 1 > 2 and (2 < 3 or 1 < 0)", True),
-    ("0 <= 1 if 1 > 2 else False", False),
-])
+@pytest.mark.parametrize(
+    ("cond", "expected"),
+    [
+        ("1 < 2 < 3", True),
+        ("1 < 3 < 2", False),
+        ("1 < 3 > 2", True),
+        ("1 == 1.0 != 2", True),
+        ("3 >= 3 > 3", False),
+        ("True == 1", True),
+        ("not 1 > 2 and (2 < 3 or 1 < 0)", True),
+        ("0 <= 1 if 1 > 2 else False", False),
+    ],
+)
 def test_comparisons_and_logic(cond, expected):
     assert holds(cond) is expected
 
 
-@pytest.mark.parametrize("expr", [
-    "1e308 // 1e-308", "1e308 / 1e-308", "1e308 % 1e-308", "big // 1", "big % 1", "5.0 % big",
-    "-5.0 % big", "nan // 2", "2 // nan", "1 % nan", "exp(nan)", "log(nan)", "sqrt(nan)",
-    "exp(big)", "log(big)", "sqrt(big)", "exp(9223372036854775807)", "abs(nan)",
-    "9223372036854775807 // 1e-300", "-9223372036854775807 % 1e-300", "5 % -1e-320",
-    "big * 0", "min(nan, big, -big)", "9223372036854775807 / 1e-300",
-])
+@pytest.mark.parametrize(
+    "expr",
+    [
+        "1e308 // 1e-308",
+        "1e308 / 1e-308",
+        "1e308 % 1e-308",
+        "big // 1",
+        "big % 1",
+        "5.0 % big",
+        "-5.0 % big",
+        "nan // 2",
+        "2 // nan",
+        "1 % nan",
+        "exp(nan)",
+        "log(nan)",
+        "sqrt(nan)",
+        "exp(big)",
+        "log(big)",
+        "sqrt(big)",
+        "exp(9223372036854775807)",
+        "abs(nan)",
+        "9223372036854775807 // 1e-300",
+        "-9223372036854775807 % 1e-300",
+        "5 % -1e-320",
+        "big * 0",
+        "min(nan, big, -big)",
+        "9223372036854775807 / 1e-300",
+    ],
+)
 def test_nothing_fails_at_run_time(expr):
     value(expr, NAN_SETUP)  # no exception: every checked program runs to completion
 
@@ -268,39 +297,49 @@ def test_causal_entries_above_the_diagonal_are_dropped():
 
 def test_rows_are_divided_by_their_sum():
     p = program("out[1, 0] = 1.0\nout[1, 1] = 3.0\nout[2, 1] = 2\nout[2, 2] = True")
-    np.testing.assert_allclose(p(ABC), [[1, 0, 0], [0.25, 0.75, 0], [0, 2 / 3, 1 / 3]],
-                               rtol=0, atol=1e-15)
+    np.testing.assert_allclose(
+        p(ABC), [[1, 0, 0], [0.25, 0.75, 0], [0, 2 / 3, 1 / 3]], rtol=0, atol=1e-15
+    )
 
 
 def test_negative_and_nan_entries_become_zero():
-    p = program("""
+    p = program(
+        """
         out[1, 0] = -5.0
         out[1, 1] = 1.0
         out[2, 0] = nan
         out[2, 1] = 2.0
         out[2, 2] = -0.0
-    """, NAN_SETUP)
+    """,
+        NAN_SETUP,
+    )
     np.testing.assert_array_equal(p(ABC), [[1, 0, 0], [0, 1, 0], [0, 1, 0]])
 
 
 def test_rows_with_no_mass_go_to_position_zero():
-    p = program("""
+    p = program(
+        """
         out[1, 1] = -1.0
         out[2, 1] = nan
         out[2, 2] = -big
-    """, NAN_SETUP)
+    """,
+        NAN_SETUP,
+    )
     np.testing.assert_array_equal(p(ABC), [[1, 0, 0], [1, 0, 0], [1, 0, 0]])
 
 
 def test_inf_spreads_the_row_evenly_over_inf_entries():
-    p = program("""
+    p = program(
+        """
         out[1, 1] = big
         out[1, 0] = 5.0
         out[2, 0] = big
         out[2, 1] = 7.0
         out[2, 2] = big
         out[0, 2] = big
-    """, NAN_SETUP)
+    """,
+        NAN_SETUP,
+    )
     np.testing.assert_array_equal(p(ABC), [[1, 0, 0], [0, 1, 0], [0.5, 0, 0.5]])
 
 
@@ -326,51 +365,74 @@ def test_result_is_float64_causal_and_normalised():
 # -------------------------------------------------------------------------- tokens
 
 
-@pytest.mark.parametrize("cond", [
-    "tokens[-1] != tokens[-1]",
-    "not (tokens[-1] == tokens[-1])",
-    "not (tokens[-1] == tokens[n])",
-    "not (tokens[-1] == tokens[n - 1])",  # no wrap-around: not the last token
-    "not (tokens[n] == \"b\") and tokens[n] != \"b\"",
-    "not (tokens[n] == \"\")",
-    "not (tokens[-1] in (\"c\", \"a\", \"\"))",
-    "tokens[-1] not in (\"c\",)",
-    "not (lower(tokens[-1]) == lower(tokens[-1]))",
-    "not (t == t)",
-    "not (t == tokens[0] or tokens[0] == t)",
-    "not (is_punct(t) or is_alpha(t) or is_digit(t) or is_upper(t))",
-    "not (is_space(t) or starts_word(t) or is_stop(t))",
-    "not is_space(lower(t))",
-    "word_of(-1) == -1 and word_start(-1) == -1",
-    "sentence_start(n) == -1 and prev_same(n) == -1",
-    "word_of(n + 5) == -1 and sentence_start(-7) == -1",
-])
+@pytest.mark.parametrize(
+    "cond",
+    [
+        "tokens[-1] != tokens[-1]",
+        "not (tokens[-1] == tokens[-1])",
+        "not (tokens[-1] == tokens[n])",
+        "not (tokens[-1] == tokens[n - 1])",  # no wrap-around: not the last token
+        'not (tokens[n] == "b") and tokens[n] != "b"',
+        'not (tokens[n] == "")',
+        'not (tokens[-1] in ("c", "a", ""))',
+        'tokens[-1] not in ("c",)',
+        "not (lower(tokens[-1]) == lower(tokens[-1]))",
+        "not (t == t)",
+        "not (t == tokens[0] or tokens[0] == t)",
+        "not (is_punct(t) or is_alpha(t) or is_digit(t) or is_upper(t))",
+        "not (is_space(t) or starts_word(t) or is_stop(t))",
+        "not is_space(lower(t))",
+        "word_of(-1) == -1 and word_start(-1) == -1",
+        "sentence_start(n) == -1 and prev_same(n) == -1",
+        "word_of(n + 5) == -1 and sentence_start(-7) == -1",
+    ],
+)
 def test_out_of_range_tokens_are_null(cond):
     assert holds(cond, "t = tokens[-1]", tokens=["a", " b", " "])
 
 
-@pytest.mark.parametrize("cond", [
-    "tokens[1] == \"the\"",
-    "tokens[0] == \"the\"",
-    "tokens[0] == tokens[1]",
-    "\"the\" == tokens[1]",
-    "tokens[1] in (\"a\", \"the\")",
-    "tokens[1] == \" the\"",  # a literal's own leading space is no part of it either
-    "not (tokens[2] == \"the\")",  # case matters
-    "not (tokens[3] == \"the\")",  # only one leading space marks a word start
-    "tokens[3] == \"  the\"",
-    "tokens[4] == \" \"",  # a lone space is a space
-    "prev_same(1) == 0 and prev_same(2) == -1",
-    "lower(tokens[2]) == \"the\" and lower(tokens[2]) == tokens[1]",
-    "lower(tokens[5]) == \"über\"",
-    "not is_upper(lower(tokens[2]))",
-])
+@pytest.mark.parametrize(
+    "cond",
+    [
+        'tokens[1] == "the"',
+        'tokens[0] == "the"',
+        "tokens[0] == tokens[1]",
+        '"the" == tokens[1]',
+        'tokens[1] in ("a", "the")',
+        'tokens[1] == " the"',  # a literal's own leading space is no part of it either
+        'not (tokens[2] == "the")',  # case matters
+        'not (tokens[3] == "the")',  # only one leading space marks a word start
+        'tokens[3] == "  the"',
+        'tokens[4] == " "',  # a lone space is a space
+        "prev_same(1) == 0 and prev_same(2) == -1",
+        'lower(tokens[2]) == "the" and lower(tokens[2]) == tokens[1]',
+        'lower(tokens[5]) == "über"',
+        "not is_upper(lower(tokens[2]))",
+    ],
+)
 def test_token_equality_ignores_the_word_start_space(cond):
     assert holds(cond, tokens=["the", " the", "The", "  the", " ", " ÜBER"])
 
 
-TEST_TOKENS = ["The", " cat", "s", ",", " 42", "\n", " ", "!?", " the", "...", "é", " Über",
-               " x1", '"', "IT", " and", "7"]
+TEST_TOKENS = [
+    "The",
+    " cat",
+    "s",
+    ",",
+    " 42",
+    "\n",
+    " ",
+    "!?",
+    " the",
+    "...",
+    "é",
+    " Über",
+    " x1",
+    '"',
+    "IT",
+    " and",
+    "7",
+]
 TOKEN_TESTS = {
     "is_punct": [0, 0, 0, 1, 0, 0, 0, 1, 0, 1, 0, 0, 0, 1, 0, 0, 0],
     "is_alpha": [1, 1, 1, 0, 0, 0, 0, 0, 1, 0, 1, 1, 0, 0, 1, 1, 0],
@@ -396,15 +458,37 @@ def test_token_tests_see_through_lower():
 # ---------------------------------------------------------------------- structure
 
 # Position:  0       1       2     3       4     5       6      7    8    9      10
-STORY = ["Once", " upon", " a", " time", ",", " the", " cat", "s", " ran", ".", '"',
-         # 11    12   13   14      15       16   17    18     19      20   21   22
-         " Hi", "!", '"', " she", " said", ".", "\n", "The", " end", "?", ")", " Yes"]
+STORY = [
+    "Once",
+    " upon",
+    " a",
+    " time",
+    ",",
+    " the",
+    " cat",
+    "s",
+    " ran",
+    ".",
+    '"',
+    # 11    12   13   14      15       16   17    18     19      20   21   22
+    " Hi",
+    "!",
+    '"',
+    " she",
+    " said",
+    ".",
+    "\n",
+    "The",
+    " end",
+    "?",
+    ")",
+    " Yes",
+]
 STRUCTURE = {
     # a word starts at 0, at a token beginning with whitespace and after one ending in it;
     # " cat" + "s" is one word, punctuation glues to the word before it, "\n" is a word
     "word_of": [0, 1, 2, 3, 3, 4, 5, 5, 6, 6, 6, 7, 7, 7, 8, 9, 9, 10, 11, 12, 12, 12, 13],
-    "word_start": [0, 1, 2, 3, 3, 5, 6, 6, 8, 8, 8, 11, 11, 11, 14, 15, 15, 17, 18, 19, 19, 19,
-                   22],
+    "word_start": [0, 1, 2, 3, 3, 5, 6, 6, 8, 8, 8, 11, 11, 11, 14, 15, 15, 17, 18, 19, 19, 19, 22],
     # sentences end at . ! ? (the closing quotes and brackets glued to them stay) and at
     # newlines; the next one starts at the first token that is not whitespace
     "sentence_start": [0] * 11 + [11] * 3 + [14] * 4 + [18] * 4 + [22],
@@ -418,19 +502,22 @@ def test_structural_builtin(name):
     assert column(f"{name}(i)", STORY) == STRUCTURE[name]
 
 
-@pytest.mark.parametrize(("tokens", "words", "sentences"), [
-    (["a", "\n", "b"], [0, 1, 2], [0, 0, 2]),
-    (["a", "\n", " ", "\n\n", " b"], [0, 1, 2, 3, 4], [0, 0, 0, 0, 4]),
-    (["ab ", "c", "d"], [0, 1, 1], [0, 0, 0]),
-    # the second "!" is the first non-whitespace token after one ending in "!"
-    (["Hi", ".", " Yo", "!", "!", " Ok", "?"], [0, 0, 1, 1, 1, 2, 2], [0, 0, 2, 2, 4, 5, 5]),
-    (["Wait", "…", " more"], [0, 0, 1], [0, 0, 2]),
-    (["Mr", ".", " Smith"], [0, 0, 1], [0, 0, 2]),
-    (["Go", '."', " Now"], [0, 0, 1], [0, 0, 2]),
-    (["Go", ".", "”", ")", " Now"], [0, 0, 0, 0, 1], [0, 0, 0, 0, 4]),
-    (["Go", ".", " \"", "Now"], [0, 0, 1, 1], [0, 0, 2, 2]),  # an opening quote starts one
-    ([".", "a", "."], [0, 0, 0], [0, 1, 1]),
-])
+@pytest.mark.parametrize(
+    ("tokens", "words", "sentences"),
+    [
+        (["a", "\n", "b"], [0, 1, 2], [0, 0, 2]),
+        (["a", "\n", " ", "\n\n", " b"], [0, 1, 2, 3, 4], [0, 0, 0, 0, 4]),
+        (["ab ", "c", "d"], [0, 1, 1], [0, 0, 0]),
+        # the second "!" is the first non-whitespace token after one ending in "!"
+        (["Hi", ".", " Yo", "!", "!", " Ok", "?"], [0, 0, 1, 1, 1, 2, 2], [0, 0, 2, 2, 4, 5, 5]),
+        (["Wait", "…", " more"], [0, 0, 1], [0, 0, 2]),
+        (["Mr", ".", " Smith"], [0, 0, 1], [0, 0, 2]),
+        (["Go", '."', " Now"], [0, 0, 1], [0, 0, 2]),
+        (["Go", ".", "”", ")", " Now"], [0, 0, 0, 0, 1], [0, 0, 0, 0, 4]),
+        (["Go", ".", ' "', "Now"], [0, 0, 1, 1], [0, 0, 2, 2]),  # an opening quote starts one
+        ([".", "a", "."], [0, 0, 0], [0, 1, 1]),
+    ],
+)
 def test_words_and_sentences(tokens, words, sentences):
     assert column("word_of(i)", tokens) == words
     assert column("sentence_start(i)", tokens) == sentences
@@ -450,7 +537,9 @@ def test_local_without_a_type_in_unreachable_code_is_rejected(dead):
     # `zz` never gets a value from anything but itself, so it has no type: the checker must
     # reject it, as it rejects a read of an unknown name there. (It accepted these, and the
     # interpreter then failed with KeyError: 'zz' before running anything.)
-    source = ("def head(tokens):\n    n = len(tokens)\n    out = zeros(n, n)\n    return out\n"
-              f"    {dead}\n    return out\n")
+    source = (
+        "def head(tokens):\n    n = len(tokens)\n    out = zeros(n, n)\n    return out\n"
+        f"    {dead}\n    return out\n"
+    )
     with pytest.raises(attndsl.ProgramError, match="zz"):
         attndsl.load(source)(ABC)

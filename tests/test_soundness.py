@@ -27,8 +27,13 @@ MARKER = "/tmp/attndsl-soundness-marker"
 HEAD = "def head(tokens):\n"
 SETUP = "    n = len(tokens)\n    out = zeros(n, n)\n    for i in range(n):\n"
 TAIL = "    return out\n"
-SENTENCES = [["The", " cat", " sat", " the", "  the", ".", " It", " ran", "."], ["Hi", "!"],
-             ["a"], [], ["\n", " ", "  "]]
+SENTENCES = [
+    ["The", " cat", " sat", " the", "  the", ".", " It", " ran", "."],
+    ["Hi", "!"],
+    ["a"],
+    [],
+    ["\n", " ", "  "],
+]
 
 
 def program(*lines: str, doc: str = "") -> str:
@@ -58,9 +63,11 @@ HOSTILE_DOC = f'    """Title\n    import os; os.system("touch {MARKER}")\n    ""
 
 
 def test_kernel_source_holds_no_program_text():
-    source = (HEAD + HOSTILE_DOC + SETUP + "        system = i + 1\n"
-              "        if tokens[i] == \"os.system\":\n            out[i, 0] = 1.0\n"
-              "        out[i, min(system, n - 1)] = 2.0\n" + TAIL)
+    source = (
+        HEAD + HOSTILE_DOC + SETUP + "        system = i + 1\n"
+        '        if tokens[i] == "os.system":\n            out[i, 0] = 1.0\n'
+        "        out[i, min(system, n - 1)] = 2.0\n" + TAIL
+    )
     kernel = compile(source, "numba")
     assert kernel.source.isascii()
     for text in ("Title", "import os", "os.system", "touch", "system", MARKER):
@@ -69,30 +76,35 @@ def test_kernel_source_holds_no_program_text():
 
 
 def _emitted() -> str:
-    prog = attndsl.load(program("out[i, i - 1] = 1.0", "if tokens[i] in ('a', 'b'):",
-                                "    out[i, 0] += 0.5"))
+    prog = attndsl.load(
+        program("out[i, i - 1] = 1.0", "if tokens[i] in ('a', 'b'):", "    out[i, 0] += 0.5")
+    )
     return compile(prog, "numba").source
 
 
-@pytest.mark.parametrize("change", [
-    lambda s: s.replace("# Generated", "#\rimport os\n# Generated"),
-    lambda s: s + "import os\n",
-    lambda s: s + "\nos = __import__('os')\n",
-    lambda s: s.replace("USES_STRUCTURE = False", "USES_STRUCTURE = 'x'"),
-    lambda s: s.replace("    v0 = 0", "    v0 = open('x')"),
-    lambda s: s.replace("    v0 = 0", "    v0 = rt.__dict__"),
-    lambda s: s.replace("    v0 = 0", "    v0 = np.load"),
-    lambda s: s.replace("    v0 = 0", "    v0 = 0  # note"),
-    lambda s: s.replace("    v0 = 0", "    v0 = 'é'"),
-    lambda s: s.replace("    v0 = 0", "    v0 = 0\u2028"),
-    lambda s: s.replace("    v0 = 0", "    import os"),
-    lambda s: s.replace("    v0 = 0", "    v0 = (lambda: 0)()"),
-    lambda s: s.replace("    v0 = 0", "    v0 = tok.ctypes"),
-    lambda s: s.replace("    v0 = 0", "    global v1"),
-    lambda s: s.replace("def program(", "def other("),
-    lambda s: s.replace("cache=True", "cache=False"),
-    lambda s: re.sub(r"program [0-9a-f]+", "program x", s, count=1),
-], ids=range(17))
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda s: s.replace("# Generated", "#\rimport os\n# Generated"),
+        lambda s: s + "import os\n",
+        lambda s: s + "\nos = __import__('os')\n",
+        lambda s: s.replace("USES_STRUCTURE = False", "USES_STRUCTURE = 'x'"),
+        lambda s: s.replace("    v0 = 0", "    v0 = open('x')"),
+        lambda s: s.replace("    v0 = 0", "    v0 = rt.__dict__"),
+        lambda s: s.replace("    v0 = 0", "    v0 = np.load"),
+        lambda s: s.replace("    v0 = 0", "    v0 = 0  # note"),
+        lambda s: s.replace("    v0 = 0", "    v0 = 'é'"),
+        lambda s: s.replace("    v0 = 0", "    v0 = 0\u2028"),
+        lambda s: s.replace("    v0 = 0", "    import os"),
+        lambda s: s.replace("    v0 = 0", "    v0 = (lambda: 0)()"),
+        lambda s: s.replace("    v0 = 0", "    v0 = tok.ctypes"),
+        lambda s: s.replace("    v0 = 0", "    global v1"),
+        lambda s: s.replace("def program(", "def other("),
+        lambda s: s.replace("cache=True", "cache=False"),
+        lambda s: re.sub(r"program [0-9a-f]+", "program x", s, count=1),
+    ],
+    ids=range(17),
+)
 def test_the_audit_refuses_any_other_module_shape(change):
     source = _emitted()
     _audit.check_module(source)  # the real module passes
@@ -114,15 +126,31 @@ def test_kernel_files_are_named_by_hex_ids_only():
 
 # --------------------------------------------------------------------- the checker
 
-ESCAPES = ["\\r", "\\x0d", "\\15", "\\u000d", "\\U0000000d", "\\N{CARRIAGE RETURN}",
-           "\\u2028", "\\u2029", "\\x85", "\\u202e", "\\x1b", "\\x00", "\\x7f", "\\u2066"]
+ESCAPES = [
+    "\\r",
+    "\\x0d",
+    "\\15",
+    "\\u000d",
+    "\\U0000000d",
+    "\\N{CARRIAGE RETURN}",
+    "\\u2028",
+    "\\u2029",
+    "\\x85",
+    "\\u202e",
+    "\\x1b",
+    "\\x00",
+    "\\x7f",
+    "\\u2066",
+]
 
 
 @pytest.mark.parametrize("escape", ESCAPES)
 def test_control_characters_in_docstrings_and_strings_are_rejected(escape):
     doc = f"    \"x{escape}import os;os.system('touch {MARKER}')\"\n"
-    for source in (HEAD + doc + SETUP + "        out[i, i] = 1.0\n" + TAIL,
-                   program(f'if tokens[i] == "a{escape}b":', "    out[i, 0] = 1.0")):
+    for source in (
+        HEAD + doc + SETUP + "        out[i, i] = 1.0\n" + TAIL,
+        program(f'if tokens[i] == "a{escape}b":', "    out[i, 0] = 1.0"),
+    ):
         with pytest.raises(attndsl.ProgramError) as caught:
             attndsl.load(source)
         first = caught.value.errors[0]
@@ -143,13 +171,18 @@ def test_newlines_and_tabs_stay_allowed_in_strings():
     attndsl.load(program('if tokens[i] in ("\\n", "\\t", " \\n"):', "    out[i, 0] = 1.0"))
 
 
-@pytest.mark.parametrize("source, where", [
-    ("def ①(tokens):\n" + SETUP + "        out[i, i] = 1.0\n" + TAIL, (1, 5)),
-    (HEAD + SETUP + "        x² = 1\n        out[i, i] = 1.0\n" + TAIL, (5, 9)),
-    (HEAD + SETUP + "        ① = 1\n        out[i, i] = 1.0\n" + TAIL, (5, 9)),
-    ("def head(t①):\n" + SETUP.replace("tokens", "t①") + "        out[i, i] = 1.0\n" + TAIL,
-     (1, 10)),
-])
+@pytest.mark.parametrize(
+    "source, where",
+    [
+        ("def ①(tokens):\n" + SETUP + "        out[i, i] = 1.0\n" + TAIL, (1, 5)),
+        (HEAD + SETUP + "        x² = 1\n        out[i, i] = 1.0\n" + TAIL, (5, 9)),
+        (HEAD + SETUP + "        ① = 1\n        out[i, i] = 1.0\n" + TAIL, (5, 9)),
+        (
+            "def head(t①):\n" + SETUP.replace("tokens", "t①") + "        out[i, i] = 1.0\n" + TAIL,
+            (1, 10),
+        ),
+    ],
+)
 def test_names_must_be_python_identifiers(source, where):
     with pytest.raises(attndsl.ProgramError) as caught:
         attndsl.load(source)
@@ -165,13 +198,19 @@ def test_a_five_thousand_digit_literal_is_an_error_with_its_place():
     assert (first.rule, first.line, first.column) == ("literal", 5, 21)
 
 
-@pytest.mark.parametrize("lines", [
-    ["out[i, min(" + ", ".join(["i"] * 300) + ")] = 1.0"],
-    ["if " + " or ".join(f"is_punct(tokens[i - {k}])" for k in range(100)) + ":",
-     "    out[i, 0] = 1.0"],
-    ["if " + " < ".join(["i"] * 300) + ":", "    out[i, 0] = 1.0"],
-    [f"out[i, i - {k}] += 1.0" for k in range(2000)],
-], ids=["min-300", "or-100", "compare-300", "statements-2000"])
+@pytest.mark.parametrize(
+    "lines",
+    [
+        ["out[i, min(" + ", ".join(["i"] * 300) + ")] = 1.0"],
+        [
+            "if " + " or ".join(f"is_punct(tokens[i - {k}])" for k in range(100)) + ":",
+            "    out[i, 0] = 1.0",
+        ],
+        ["if " + " < ".join(["i"] * 300) + ":", "    out[i, 0] = 1.0"],
+        [f"out[i, i - {k}] += 1.0" for k in range(2000)],
+    ],
+    ids=["min-300", "or-100", "compare-300", "statements-2000"],
+)
 def test_programs_beyond_the_size_limits_are_rejected(lines):
     with pytest.raises(attndsl.ProgramError) as caught:
         attndsl.load(program(*lines))
@@ -188,18 +227,23 @@ def test_nesting_beyond_the_limit_is_rejected():
 
 LIMITS = [
     ["out[i, min(" + ", ".join(f"i - {k}" for k in range(64)) + ")] = 1.0"],
-    ["if " + " or ".join(f"is_punct(tokens[i - {k}])" for k in range(64)) + ":",
-     "    out[i, 0] = 1.0"],
+    [
+        "if " + " or ".join(f"is_punct(tokens[i - {k}])" for k in range(64)) + ":",
+        "    out[i, 0] = 1.0",
+    ],
     ["if " + " < ".join(["0"] + ["i"] * 62 + ["n"]) + ":", "    out[i, 0] = 1.0"],
     ["out[i, i] = " + "abs(" * 50 + "-1.5" + ")" * 50],
-    ["if tokens[i] in (" + ", ".join(f'"w{k}"' for k in range(3000)) + ', "cat"):',
-     "    out[i, 0] = 1.0"],
+    [
+        "if tokens[i] in (" + ", ".join(f'"w{k}"' for k in range(3000)) + ', "cat"):',
+        "    out[i, 0] = 1.0",
+    ],
     [f"out[i, i - {k % 7}] += {k % 3}.5" for k in range(150)],
 ]
 
 
-@pytest.mark.parametrize("lines", LIMITS, ids=["min-64", "or-64", "compare-64", "depth-50",
-                                               "in-3001", "statements-150"])
+@pytest.mark.parametrize(
+    "lines", LIMITS, ids=["min-64", "or-64", "compare-64", "depth-50", "in-3001", "statements-150"]
+)
 def test_programs_at_the_limits_compile_and_agree(lines):
     assert_backends_agree(program(*lines))
 
@@ -209,29 +253,36 @@ def test_programs_at_the_limits_compile_and_agree(lines):
 BIG = "9223372036854775807"
 
 
-@pytest.mark.parametrize("lines", [
-    [f"out[i, min(word_start(i) + {BIG} + 137438953473, n - 1)] = 1.0"],
-    [f"out[i, min(prev_same(i) + {BIG} + 137438953473, n - 1)] = 1.0"],
-    [f"out[i, min(sentence_start(i) + {BIG} + 137438953473, n - 1)] = 1.0"],
-    [f"if tokens[min(word_start(i) + {BIG} + 137438953473, n - 1)] == 'the':",
-     "    out[i, 0] = 1.0", "out[i, i] = 0.5"],
-    [f"out[i, min(word_start(i) + {BIG}, n - 1)] = 100.0", "out[i, i] = 1.0"],
-    [f"x = i + {BIG}", "if x < 0:", "    out[i, 0] = 1.0", "out[i, i] = 0.5"],
-    [f"x = i * {BIG} * 3", "if x < i:", "    out[i, 0] = 1.0", "out[i, i] = 0.5"],
-    [f"x = -(-{BIG} - 1)", "if x < 0:", "    out[i, 0] = 1.0", "out[i, i] = 0.5"],
-    [f"x = abs(-{BIG} - 1)", "if x < 0:", "    out[i, 0] = 1.0", "out[i, i] = 0.5"],
-    [f"x = (-{BIG} - 1) // -1", "if x < 0:", "    out[i, 0] = 1.0", "out[i, i] = 0.5"],
-    [f"x = abs(i - {BIG} - 1)", "if x < 0:", "    out[i, 0] = 1.0", "out[i, i] = 0.5"],
-    [f"x = -(i - {BIG} - 1)", "if x < 0:", "    out[i, 0] = 1.0", "out[i, i] = 0.5"],
-    [f"x = (i - {BIG} - 1) // -1", "if x < 0:", "    out[i, 0] = 1.0", "out[i, i] = 0.5"],
-    [f"x = (i - {BIG} - 1) % -1", "if x == 0:", "    out[i, 0] = 1.0", "out[i, i] = 0.5"],
-    [f"x = (i + {BIG}) * (i + {BIG})", "if x > i:", "    out[i, 0] = 1.0", "out[i, i] = 0.5"],
-    ["out[i, 0] = 5e-324", "out[i, i] += 1e-323"],
-    ["out[i, 0] = 5e-324", "out[i, i] = 2.2250738585072014e-308"],
-    ["out[i, 0] = 1e308 * 10.0", "out[i, i] = 1e308"],
-    ['if tokens[i] == "  the":', "    out[i, 0] = 1.0", "out[i, i] = 0.01"],
-    ['if tokens[i] in ("  the", "   "):', "    out[i, 0] = 1.0", "out[i, i] = 0.01"],
-], ids=range(20))
+@pytest.mark.parametrize(
+    "lines",
+    [
+        [f"out[i, min(word_start(i) + {BIG} + 137438953473, n - 1)] = 1.0"],
+        [f"out[i, min(prev_same(i) + {BIG} + 137438953473, n - 1)] = 1.0"],
+        [f"out[i, min(sentence_start(i) + {BIG} + 137438953473, n - 1)] = 1.0"],
+        [
+            f"if tokens[min(word_start(i) + {BIG} + 137438953473, n - 1)] == 'the':",
+            "    out[i, 0] = 1.0",
+            "out[i, i] = 0.5",
+        ],
+        [f"out[i, min(word_start(i) + {BIG}, n - 1)] = 100.0", "out[i, i] = 1.0"],
+        [f"x = i + {BIG}", "if x < 0:", "    out[i, 0] = 1.0", "out[i, i] = 0.5"],
+        [f"x = i * {BIG} * 3", "if x < i:", "    out[i, 0] = 1.0", "out[i, i] = 0.5"],
+        [f"x = -(-{BIG} - 1)", "if x < 0:", "    out[i, 0] = 1.0", "out[i, i] = 0.5"],
+        [f"x = abs(-{BIG} - 1)", "if x < 0:", "    out[i, 0] = 1.0", "out[i, i] = 0.5"],
+        [f"x = (-{BIG} - 1) // -1", "if x < 0:", "    out[i, 0] = 1.0", "out[i, i] = 0.5"],
+        [f"x = abs(i - {BIG} - 1)", "if x < 0:", "    out[i, 0] = 1.0", "out[i, i] = 0.5"],
+        [f"x = -(i - {BIG} - 1)", "if x < 0:", "    out[i, 0] = 1.0", "out[i, i] = 0.5"],
+        [f"x = (i - {BIG} - 1) // -1", "if x < 0:", "    out[i, 0] = 1.0", "out[i, i] = 0.5"],
+        [f"x = (i - {BIG} - 1) % -1", "if x == 0:", "    out[i, 0] = 1.0", "out[i, i] = 0.5"],
+        [f"x = (i + {BIG}) * (i + {BIG})", "if x > i:", "    out[i, 0] = 1.0", "out[i, i] = 0.5"],
+        ["out[i, 0] = 5e-324", "out[i, i] += 1e-323"],
+        ["out[i, 0] = 5e-324", "out[i, i] = 2.2250738585072014e-308"],
+        ["out[i, 0] = 1e308 * 10.0", "out[i, i] = 1e308"],
+        ['if tokens[i] == "  the":', "    out[i, 0] = 1.0", "out[i, i] = 0.01"],
+        ['if tokens[i] in ("  the", "   "):', "    out[i, 0] = 1.0", "out[i, i] = 0.01"],
+    ],
+    ids=range(20),
+)
 def test_extreme_programs_give_the_interpreters_matrices(lines):
     assert_backends_agree(program(*lines))
 
@@ -239,8 +290,12 @@ def test_extreme_programs_give_the_interpreters_matrices(lines):
 def test_the_bound_of_a_min_over_crossing_ends_is_sound():
     """`range(min(n, 5))` once made the range pass trust `out[0, 100]` (an unchecked
     write past the matrix)."""
-    source = HEAD + SETUP.replace("range(n)", "range(min(n, 5))") + \
-        "        out[0, 100] = 1.0\n        out[i, i] = 1.0\n" + TAIL
+    source = (
+        HEAD
+        + SETUP.replace("range(n)", "range(min(n, 5))")
+        + "        out[0, 100] = 1.0\n        out[i, i] = 1.0\n"
+        + TAIL
+    )
     assert_backends_agree(source)
 
 

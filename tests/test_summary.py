@@ -10,7 +10,7 @@ import pytest
 import torch
 from rich.console import Console
 from sample_data import SAMPLE
-from test_extract import WordTokenizer
+from tiny_model import WordTokenizer
 
 from attndsl import token_key
 from attndsl.models import extract
@@ -26,8 +26,10 @@ from attndsl.synth._summary import (
 )
 from attndsl.views._summary_view import render_summary
 
-EXTRA = ("Supercalifragilisticexpialidocious is a word.\nThe cat sat. The cat sat again, "
-         "and the cat sat once more.")
+EXTRA = (
+    "Supercalifragilisticexpialidocious is a word.\nThe cat sat. The cat sat again, "
+    "and the cat sat once more."
+)
 
 
 def _last(keys, i, match):
@@ -52,8 +54,9 @@ class PatternModel:
 
     def __init__(self, vocab):
         self.keys = [token_key(t) for t in vocab]
-        self.config = SimpleNamespace(num_hidden_layers=2, num_attention_heads=4,
-                                      to_json_string=lambda: "pattern model")
+        self.config = SimpleNamespace(
+            num_hidden_layers=2, num_attention_heads=4, to_json_string=lambda: "pattern model"
+        )
 
     def __call__(self, input_ids, attention_mask, output_attentions):
         batch, width = input_ids.shape
@@ -64,7 +67,7 @@ class PatternModel:
             for (layer, head), rule in RULES.items():
                 for i in range(n):
                     if rule is None:
-                        out[b, layer, head, i, :i + 1] = 1.0 / (i + 1)
+                        out[b, layer, head, i, : i + 1] = 1.0 / (i + 1)
                     else:
                         out[b, layer, head, i, rule(keys, i)] = 1.0
         return SimpleNamespace(attentions=tuple(out[:, layer] for layer in range(2)))
@@ -97,13 +100,13 @@ def _share(cache, head, test):
 
 def test_offsets_of_position_heads(cache, summaries):
     previous = summaries[(0, 0)].offsets
-    assert previous["-1"] == pytest.approx(_share(cache, (0, 0), lambda k, i, j: j == i - 1 > 0),
-                                           abs=1e-3)
+    assert previous["-1"] == pytest.approx(
+        _share(cache, (0, 0), lambda k, i, j: j == i - 1 > 0), abs=1e-3
+    )
     assert previous["-1"] > 0.97 and previous["first"] < 0.03  # row 1's previous token is first
     assert summaries[(1, 1)].offsets["self"] == pytest.approx(1.0, abs=1e-3)
     window = summaries[(1, 2)].offsets
-    assert window["-4..-8"] == pytest.approx(_share(cache, (1, 2), lambda k, i, j: j > 0),
-                                             abs=1e-3)
+    assert window["-4..-8"] == pytest.approx(_share(cache, (1, 2), lambda k, i, j: j > 0), abs=1e-3)
     assert window["-4..-8"] + window["first"] == pytest.approx(1.0, abs=1e-3)
     for summary in summaries.values():
         assert sum(summary.offsets.values()) == pytest.approx(1.0, abs=2e-3)
@@ -152,8 +155,23 @@ def test_examples_are_strongest_pairs_in_context(summaries):
 
 
 def test_context_marks_escapes_and_elides():
-    tokens = ["Once", " upon", " a", " time", ".", "\n", "The", " cat", " sat", " and", " sat",
-              " on", " the", " mat", "."]
+    tokens = [
+        "Once",
+        " upon",
+        " a",
+        " time",
+        ".",
+        "\n",
+        "The",
+        " cat",
+        " sat",
+        " and",
+        " sat",
+        " on",
+        " the",
+        " mat",
+        ".",
+    ]
     assert _context(tokens, 10, 8) == "….\\nThe cat {sat} and [sat] on…"
     assert _context(tokens, 14, 1) == "Once {upon} a … sat on the mat[.]"
     assert _context(tokens, 3, 3) == "Once upon a [{time}].…"
@@ -190,8 +208,13 @@ def test_json_round_trip(cache):
 
 def test_view_fits_80_columns(cache, summaries):
     console = Console(width=80, record=True, color_system=None)
-    summary = summarise(cache, range(len(cache)), 0, 0,
-                        starters=[("a_program_name_far_too_long_" * 4, 0.5), ("prev", 0.9)])
+    summary = summarise(
+        cache,
+        range(len(cache)),
+        0,
+        0,
+        starters=[("a_program_name_far_too_long_" * 4, 0.5), ("prev", 0.9)],
+    )
     for shown in (summary, summaries[(0, 1)], summaries[(0, 3)]):
         console.print(render_summary(shown))
     lines = console.export_text().splitlines()
@@ -211,8 +234,12 @@ def test_bad_requests_name_the_cache(cache):
 
 def test_progress_and_head_selection(cache):
     calls = []
-    found = summarise_all(cache, [0, 2], heads=[(1, 1), (0, 0)],
-                          progress=lambda done, total: calls.append((done, total)))
+    found = summarise_all(
+        cache,
+        [0, 2],
+        heads=[(1, 1), (0, 0)],
+        progress=lambda done, total: calls.append((done, total)),
+    )
     assert list(found) == [(1, 1), (0, 0)] and calls == [(1, 2), (2, 2)]
     assert found[(0, 0)].passages == 2
     assert found[(0, 0)].tokens == len(cache.records[0].ids) + len(cache.records[2].ids)

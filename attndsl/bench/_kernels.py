@@ -112,7 +112,7 @@ def load_corpus(sentences: int, length: int) -> tuple[list[list[str]], str]:
     if len(tokens) < needed:
         source += f", cycled to {needed}"
     stream = tokens * (needed // len(tokens) + 1)
-    return [stream[b * length:(b + 1) * length] for b in range(sentences)], source
+    return [stream[b * length : (b + 1) * length] for b in range(sentences)], source
 
 
 # --------------------------------------------------------------------------- timing
@@ -141,20 +141,29 @@ def best_seconds(fns: Sequence[Callable[[], object]], repeat: int) -> list[float
     return best
 
 
-def _row(program: str, backend: str, matrices: int, seconds: float, size: int,
-         **extra: object) -> dict:
+def _row(
+    program: str, backend: str, matrices: int, seconds: float, size: int, **extra: object
+) -> dict:
     rate = matrices / seconds
-    row = {"program": program, "backend": backend, "device": "cpu",
-           "matrices_per_s": rate, "gb_per_s": rate * size * size * 4 / 1e9,
-           "compile_s": None, "cached_load_s": None, "sentences_timed": matrices}
+    row = {
+        "program": program,
+        "backend": backend,
+        "device": "cpu",
+        "matrices_per_s": rate,
+        "gb_per_s": rate * size * size * 4 / 1e9,
+        "compile_s": None,
+        "cached_load_s": None,
+        "sentences_timed": matrices,
+    }
     row.update(extra)
     return row
 
 
 def _matches(padded: torch.Tensor, reference: Sequence[np.ndarray]) -> bool:
     values = padded.detach().cpu().numpy()
-    return all(np.allclose(values[b, :len(r), :len(r)], r, atol=1e-5)
-               for b, r in enumerate(reference))
+    return all(
+        np.allclose(values[b, : len(r), : len(r)], r, atol=1e-5) for b, r in enumerate(reference)
+    )
 
 
 # --------------------------------------------------------------------------- plain CPython
@@ -178,9 +187,14 @@ def _position_lookup(values: list[int], n: int) -> Callable[[int], int]:
 def _shim_namespace() -> dict:
     """Globals for exec: the language's builtins over token strings and NumPy."""
     safe = {"range": range, "len": len, "min": min, "max": max, "abs": abs}
-    namespace: dict = {"__builtins__": safe, "zeros": lambda rows, cols: np.zeros((rows, cols)),
-                       "exp": semantics.exp, "log": semantics.log, "sqrt": semantics.sqrt,
-                       "lower": str.lower}
+    namespace: dict = {
+        "__builtins__": safe,
+        "zeros": lambda rows, cols: np.zeros((rows, cols)),
+        "exp": semantics.exp,
+        "log": semantics.log,
+        "sqrt": semantics.sqrt,
+        "lower": str.lower,
+    }
     namespace.update(TOKEN_TESTS)
     return namespace
 
@@ -247,8 +261,10 @@ def _cache_env(path: str | Path) -> Iterator[None]:
             os.environ["ATTNDSL_CACHE"] = old
 
 
-_WORKER = ("import sys, time; started = time.perf_counter(); "
-           "from attndsl.bench import _kernels; _kernels.worker_main(started)")
+_WORKER = (
+    "import sys, time; started = time.perf_counter(); "
+    "from attndsl.bench import _kernels; _kernels.worker_main(started)"
+)
 
 
 def worker_main(started: float) -> None:
@@ -285,12 +301,21 @@ def _spawn(cache: Path, primer_cache: Path, sources: Mapping[str, str]) -> dict:
     env = dict(os.environ, ATTNDSL_CACHE=str(cache))
     done = subprocess.run(
         [sys.executable, "-c", _WORKER, str(primer_cache)],
-        input=json.dumps(dict(sources)), capture_output=True, text=True, env=env, check=False)
+        input=json.dumps(dict(sources)),
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
     lines = done.stdout.strip().splitlines()
     if done.returncode != 0 or not lines:
         reason = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        return {"import_s": None, "startup_s": None, "seconds": {},
-                "errors": {name: f"worker failed: {reason}" for name in sources}}
+        return {
+            "import_s": None,
+            "startup_s": None,
+            "seconds": {},
+            "errors": {name: f"worker failed: {reason}" for name in sources},
+        }
     return json.loads(lines[-1])
 
 
@@ -306,9 +331,14 @@ def compile_times(programs: Mapping[str, Program], workdir: Path) -> dict:
     errors = {name: e for run in [*cold, cached] for name, e in run["errors"].items()}
     startups = [run["startup_s"] for run in [*cold, cached] if run["startup_s"] is not None]
     imports = [run["import_s"] for run in [*cold, cached] if run["import_s"] is not None]
-    return {"first": first, "cached": cached["seconds"], "errors": errors,
-            "startup_s": statistics.median(startups) if startups else None,
-            "import_s": statistics.median(imports) if imports else None, "cache": cache}
+    return {
+        "first": first,
+        "cached": cached["seconds"],
+        "errors": errors,
+        "startup_s": statistics.median(startups) if startups else None,
+        "import_s": statistics.median(imports) if imports else None,
+        "cache": cache,
+    }
 
 
 # --------------------------------------------------------------------------- throughput
@@ -326,11 +356,13 @@ class _Bench:
         self.skipped: list[dict] = []
 
     def skip(self, program: str, backend: str, reason: str, device: str = "cpu") -> None:
-        self.skipped.append({"program": program, "backend": backend, "device": device,
-                             "reason": reason})
+        self.skipped.append(
+            {"program": program, "backend": backend, "device": device, "reason": reason}
+        )
 
-    def per_sentence(self, name: str, backend: str, fn: Callable[[Sequence[str]], object],
-                     sample: int) -> tuple[dict | None, list]:
+    def per_sentence(
+        self, name: str, backend: str, fn: Callable[[Sequence[str]], object], sample: int
+    ) -> tuple[dict | None, list]:
         """Rate of a one-sentence function over the first `sample` sentences."""
         part = self.sentences[:sample]
         try:
@@ -341,8 +373,9 @@ class _Bench:
         (seconds,) = best_seconds([lambda: [fn(tokens) for tokens in part]], self.repeat)
         return _row(name, backend, len(part), seconds, self.size), outputs
 
-    def batched(self, name: str, calls: Sequence[_Call],
-                reference: Sequence[np.ndarray]) -> list[dict]:
+    def batched(
+        self, name: str, calls: Sequence[_Call], reference: Sequence[np.ndarray]
+    ) -> list[dict]:
         """Rates of whole-batch kernel calls, timed in turn after a warm-up call each (which
         is also checked against the interpreter's patterns)."""
         ready, matches = [], []
@@ -355,9 +388,19 @@ class _Bench:
             ready.append(call)
             matches.append(_matches(first, reference) if reference and call.check else None)
         seconds = best_seconds([call.fn for call in ready], self.repeat)
-        return [_row(name, call.backend, len(self.batch), s, self.size, device=call.device,
-                     matches_interpreter=m, **call.extra)
-                for call, s, m in zip(ready, seconds, matches)]
+        return [
+            _row(
+                name,
+                call.backend,
+                len(self.batch),
+                s,
+                self.size,
+                device=call.device,
+                matches_interpreter=m,
+                **call.extra,
+            )
+            for call, s, m in zip(ready, seconds, matches)
+        ]
 
 
 @dataclass
@@ -415,18 +458,21 @@ def _cpython_row(bench: _Bench, name: str, program: Program, reference: list) ->
         return None
     row, outputs = bench.per_sentence(name, "cpython", run, CPYTHON_SAMPLE)
     if row:
-        row["matches_interpreter"] = all(
-            np.allclose(a, b) for a, b in zip(outputs, reference)) if reference else None
+        row["matches_interpreter"] = (
+            all(np.allclose(a, b) for a, b in zip(outputs, reference)) if reference else None
+        )
     return row
 
 
 def program_rows(bench: _Bench, name: str, program: Program, times: dict) -> list[dict]:
     """Every backend's row for one program."""
-    interpreter, reference = bench.per_sentence(name, "interpreter", program,
-                                                INTERPRETER_SAMPLE)
+    interpreter, reference = bench.per_sentence(name, "interpreter", program, INTERPRETER_SAMPLE)
     rows = [row for row in (interpreter, _cpython_row(bench, name, program, reference)) if row]
-    calls = [*_numba_calls(bench, name, program, times), *_torch_calls(bench, name, program),
-             _Call("floor", lambda: floor_kernel(bench.batch), check=False)]
+    calls = [
+        *_numba_calls(bench, name, program, times),
+        *_torch_calls(bench, name, program),
+        _Call("floor", lambda: floor_kernel(bench.batch), check=False),
+    ]
     return rows + bench.batched(name, calls, reference)
 
 
@@ -445,9 +491,14 @@ def _resolve(programs: Sequence[str] | Mapping[str, Program] | None) -> dict[str
     return {name: starters[name] for name in programs}
 
 
-def run_kernel_benchmark(programs: Sequence[str] | Mapping[str, Program] | None = None,
-                         sentences: int = 256, length: int = 128, repeat: int = 3,
-                         json_path: str | Path | None = None, console=None) -> dict:
+def run_kernel_benchmark(
+    programs: Sequence[str] | Mapping[str, Program] | None = None,
+    sentences: int = 256,
+    length: int = 128,
+    repeat: int = 3,
+    json_path: str | Path | None = None,
+    console=None,
+) -> dict:
     """Run the benchmark; print it with `rich` (on `console`) and return (and optionally
     write as JSON) `{"rows": [...], "skipped": [...], "machine": {...}, "summary": {...}}`.
 
@@ -461,13 +512,19 @@ def run_kernel_benchmark(programs: Sequence[str] | Mapping[str, Program] | None 
     workdir = Path(tempfile.mkdtemp(prefix="attndsl-bench-"))
     try:
         times = compile_times(chosen, workdir)
-        rows = [row for name, program in chosen.items()
-                for row in program_rows(bench, name, program, times)]
+        rows = [
+            row
+            for name, program in chosen.items()
+            for row in program_rows(bench, name, program, times)
+        ]
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    result = {"rows": rows, "skipped": bench.skipped,
-              "machine": machine_record(corpus, sentences, length, repeat, load_before),
-              "summary": summarise(rows, chosen, times)}
+    result = {
+        "rows": rows,
+        "skipped": bench.skipped,
+        "machine": machine_record(corpus, sentences, length, repeat, load_before),
+        "summary": summarise(rows, chosen, times),
+    }
     report(result, console)
     if json_path is not None:
         Path(json_path).write_text(json.dumps(result, indent=2, default=str), encoding="utf-8")

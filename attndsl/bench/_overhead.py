@@ -18,8 +18,16 @@ from typing import Any
 import torch
 
 SENTENCES, LENGTH = 16, 256
-PROGRAMS = ("previous_token", "induction", "first_token_sink", "sentence_start",
-            "uniform_causal", "local_window", "word_start", "self_token")
+PROGRAMS = (
+    "previous_token",
+    "induction",
+    "first_token_sink",
+    "sentence_start",
+    "uniform_causal",
+    "local_window",
+    "word_start",
+    "self_token",
+)
 
 
 def _best(fns, repeat: int) -> list[float]:
@@ -36,10 +44,15 @@ def _best(fns, repeat: int) -> list[float]:
     return best
 
 
-def run_overhead_benchmark(model_name: str = "smollm2", fraction: float = 0.25,
-                           repeat: int = 5, json_path: str | Path | None = None,
-                           console: Any = None, sentences: int = SENTENCES,
-                           length: int = LENGTH) -> dict:
+def run_overhead_benchmark(
+    model_name: str = "smollm2",
+    fraction: float = 0.25,
+    repeat: int = 5,
+    json_path: str | Path | None = None,
+    console: Any = None,
+    sentences: int = SENTENCES,
+    length: int = LENGTH,
+) -> dict:
     """Run the benchmark; return (and optionally write) the times and ratios."""
     from rich.console import Console
     from rich.table import Table
@@ -51,7 +64,7 @@ def run_overhead_benchmark(model_name: str = "smollm2", fraction: float = 0.25,
     model, tokenizer = load_model(model_name, attention="sdpa")
     facts = describe(model)
     stream = [i for text in read_documents(CORPUS_FILE) for i in tokenizer(text)["input_ids"]]
-    ids = torch.tensor([stream[k * length:(k + 1) * length] for k in range(sentences)])
+    ids = torch.tensor([stream[k * length : (k + 1) * length] for k in range(sentences)])
     vocab = Vocab.from_tokenizer(tokenizer)
     batch = Batch.from_sequences(ids.tolist())
     rng = random.Random(0)
@@ -74,21 +87,33 @@ def run_overhead_benchmark(model_name: str = "smollm2", fraction: float = 0.25,
         with torch.inference_mode(), replaced(model, patterns):
             model(ids)
 
-    plain, none, some = _best([forward, lambda: forward_replaced({}),
-                               lambda: forward_replaced(assignment)], repeat)
-    result = {"model": model_name, "sentences": sentences, "length": length,
-              "heads_replaced": len(chosen), "heads": len(heads),
-              "programs": list(PROGRAMS), "sdpa_s": plain, "replaced_0pct_s": none,
-              "replaced_25pct_s": some, "ratio_0pct": none / plain, "ratio_25pct": some / plain,
-              "torch_threads": torch.get_num_threads()}
+    plain, none, some = _best(
+        [forward, lambda: forward_replaced({}), lambda: forward_replaced(assignment)], repeat
+    )
+    result = {
+        "model": model_name,
+        "sentences": sentences,
+        "length": length,
+        "heads_replaced": len(chosen),
+        "heads": len(heads),
+        "programs": list(PROGRAMS),
+        "sdpa_s": plain,
+        "replaced_0pct_s": none,
+        "replaced_25pct_s": some,
+        "ratio_0pct": none / plain,
+        "ratio_25pct": some / plain,
+        "torch_threads": torch.get_num_threads(),
+    }
     table = Table(title=f"Surrogate overhead: {model_name}, {sentences} × {length} tokens")
     for column in ("forward", "seconds", "× sdpa"):
         table.add_column(column, justify="right" if column != "forward" else "left")
     table.add_row("unmodified (sdpa)", f"{plain:.3f}", "1.00")
     table.add_row("attndsl attention, 0% replaced", f"{none:.3f}", f"{none / plain:.3f}")
-    table.add_row(f"{len(chosen)} heads ({fraction:.0%}) replaced, kernels included",
-                  f"{some:.3f}",
-                  f"{some / plain:.3f}")
+    table.add_row(
+        f"{len(chosen)} heads ({fraction:.0%}) replaced, kernels included",
+        f"{some:.3f}",
+        f"{some / plain:.3f}",
+    )
     (console or Console()).print(table)
     if json_path:
         Path(json_path).write_text(json.dumps(result, indent=2))

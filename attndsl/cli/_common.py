@@ -88,8 +88,10 @@ def read_input(name: str) -> tuple[bytes, str]:
     except OSError as exc:
         raise UsageError(f"cannot read {name}: {exc.strerror or exc}") from None
     if len(data) > MAX_SOURCE_BYTES:
-        raise UsageError(f"cannot read {name} as a program: it is over {MAX_SOURCE_BYTES:,} "
-                         "bytes, and a program is one small function")
+        raise UsageError(
+            f"cannot read {name} as a program: it is over {MAX_SOURCE_BYTES:,} "
+            "bytes, and a program is one small function"
+        )
     return data, name
 
 

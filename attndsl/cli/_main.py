@@ -19,9 +19,9 @@ EXAMPLES = {
     "check": "attndsl check attndsl/library/*.py\n  cat prog.py | attndsl check -",
     "canon": "attndsl canon prog.py\n  attndsl canon --id prog.py",
     "interpret": 'attndsl interpret attndsl/library/induction.py --text "The cat sat. The cat ran."'
-                 '\n  attndsl interpret prog.py --text "Hello there." --json',
+    '\n  attndsl interpret prog.py --text "Hello there." --json',
     "compile": "attndsl compile attndsl/library/induction.py\n"
-               "  attndsl compile prog.py --backend numba --show",
+    "  attndsl compile prog.py --backend numba --show",
     "library": 'attndsl library\n  attndsl library --text "The cat sat. The cat ran."',
 }
 
@@ -65,8 +65,15 @@ def _matrix_table(tokens: Sequence[str], matrix: np.ndarray, title: str) -> obje
         cells = []
         for j in range(len(tokens)):
             value = matrix[i, j]
-            cells.append("" if j > i else f"[bold]{value:.2f}[/]" if value >= 0.5 else
-                         f"{value:.2f}" if value >= 0.005 else "[dim]·[/]")
+            cells.append(
+                ""
+                if j > i
+                else f"[bold]{value:.2f}[/]"
+                if value >= 0.5
+                else f"{value:.2f}"
+                if value >= 0.005
+                else "[dim]·[/]"
+            )
         table.add_row(f"{i:>3} {label(token)}", *cells)
     return table
 
@@ -93,15 +100,19 @@ def cmd_compile(args: argparse.Namespace) -> int:
     program = _load(args.file)
     console = Console()
     console.print(f"[bold]{program.name}[/]  id {program.id}")
-    console.print(Syntax(program.text, "python", theme="ansi_dark", background_color="default",
-                         word_wrap=True))
+    console.print(
+        Syntax(
+            program.text, "python", theme="ansi_dark", background_color="default", word_wrap=True
+        )
+    )
     kernel = compile_program(program, args.backend)
     reason = kernel.vectorise_reason
     console.print("vectorises (torch): " + ("yes" if reason is None else f"no, {reason}"))
     console.print(f"backend: {kernel.backend}   compile: {kernel.compile_seconds:.3f} s")
     if args.show:
-        console.print(Syntax(kernel.listing(), "python", theme="ansi_dark",
-                             background_color="default"))
+        console.print(
+            Syntax(kernel.listing(), "python", theme="ansi_dark", background_color="default")
+        )
     return 0
 
 
@@ -134,9 +145,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="attndsl",
         description="Explain attention heads with small programs in a strict subset of Python.",
         epilog="Examples:\n  attndsl run                        # the whole pipeline, offline\n"
-               "  attndsl review runs/latest --head 12.3\n"
-               "  attndsl check attndsl/library/*.py\n"
-               "See prompts/language.md for the language.",
+        "  attndsl review runs/latest --head 12.3\n"
+        "  attndsl check attndsl/library/*.py\n"
+        "See prompts/language.md for the language.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
@@ -145,9 +156,13 @@ def build_parser() -> argparse.ArgumentParser:
     examples = {**EXAMPLES, **_cli_models.EXAMPLES, **_cli_run.EXAMPLES}
 
     def add(name: str, help_text: str) -> argparse.ArgumentParser:
-        sub = commands.add_parser(name, help=help_text, description=help_text,
-                                  epilog="Examples:\n  " + examples[name],
-                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+        sub = commands.add_parser(
+            name,
+            help=help_text,
+            description=help_text,
+            epilog="Examples:\n  " + examples[name],
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
         return sub
 
     _cli_run.add_commands(add)
@@ -165,15 +180,21 @@ def build_parser() -> argparse.ArgumentParser:
     sub = add("interpret", "Run a program on a sentence with the reference interpreter.")
     sub.add_argument("file", metavar="FILE", help="program file, or - for stdin")
     sub.add_argument("--text", required=True, help="the sentence (split into word tokens)")
-    sub.add_argument("--json", action="store_true",
-                     help='print {"tokens": [...], "matrix": [[...]]} instead of a table')
+    sub.add_argument(
+        "--json",
+        action="store_true",
+        help='print {"tokens": [...], "matrix": [[...]]} instead of a table',
+    )
     sub.set_defaults(handler=cmd_interpret)
 
     sub = add("compile", "Compile a program into a batched kernel; say how it vectorises.")
     sub.add_argument("file", metavar="FILE", help="program file, or - for stdin")
-    sub.add_argument("--backend", choices=("auto", "numba", "torch"), default="auto",
-                     help="auto (default): torch on a GPU when the program vectorises, "
-                          "else numba")
+    sub.add_argument(
+        "--backend",
+        choices=("auto", "numba", "torch"),
+        default="auto",
+        help="auto (default): torch on a GPU when the program vectorises, else numba",
+    )
     sub.add_argument("--show", action="store_true", help="print the emitted kernel source")
     sub.set_defaults(handler=cmd_compile)
 
@@ -213,6 +234,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # a bug: one line, the traceback with --debug
         if args.debug:
             raise
-        print(f"attndsl: internal error: {type(exc).__name__}: {exc} (run with --debug for "
-              "the traceback)", file=sys.stderr)
+        print(
+            f"attndsl: internal error: {type(exc).__name__}: {exc} (run with --debug for "
+            "the traceback)",
+            file=sys.stderr,
+        )
         return 2

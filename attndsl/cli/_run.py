@@ -12,13 +12,13 @@ from ._common import count, folder, heads, positive, positive_float
 
 EXAMPLES = {
     "run": "attndsl run                                  # smollm2, shipped stories, enum\n"
-           "  attndsl run --heads 0.*,5.3 --max-passages 16 --out runs/quick\n"
-           "  attndsl run --synth both --base-url http://localhost:8000/v1 --llm-model qwen\n"
-           "  attndsl run --out runs/smollm2 --resume       # continue an interrupted run",
+    "  attndsl run --heads 0.*,5.3 --max-passages 16 --out runs/quick\n"
+    "  attndsl run --synth both --base-url http://localhost:8000/v1 --llm-model qwen\n"
+    "  attndsl run --out runs/smollm2 --resume       # continue an interrupted run",
     "evaluate": "attndsl evaluate --run runs/smollm2 --corpus ../shared/data/tinystories/"
-                "valid-sample.jsonl --json eval.json",
+    "valid-sample.jsonl --json eval.json",
     "review": "attndsl review runs/smollm2\n  attndsl review runs/smollm2 --head 12.3\n"
-              "  attndsl review runs/smollm2 --library\n  attndsl review runs/smollm2 --json",
+    "  attndsl review runs/smollm2 --library\n  attndsl review runs/smollm2 --json",
     "report": "attndsl report runs/smollm2               # writes runs/smollm2/report.html",
 }
 
@@ -28,59 +28,110 @@ def add_commands(add: Callable[[str, str], argparse.ArgumentParser]) -> None:
     from ..pipeline import SYNTHESISERS, RunOptions
 
     defaults = RunOptions()
-    sub = add("run", "Run the whole pipeline: extract attention, summarise, synthesise "
-              "programs, select the best per head on held-out text, replace heads and "
-              "measure perplexity, report.")
-    sub.add_argument("--model", default=defaults.model,
-                     help="smollm2 (default), gemma3-270m, a Hugging Face id or a folder")
-    sub.add_argument("--corpus", help="text, JSON Lines or hf:NAME[:SPLIT] (default: the "
-                     "shipped stories)")
-    sub.add_argument("--heads", type=heads, default=defaults.heads,
-                     help="heads to explain, e.g. 0.3,5.* (default: all)")
-    sub.add_argument("--synth", choices=SYNTHESISERS, default=defaults.synth,
-                     help="enum: offline enumeration (default); llm: an OpenAI-compatible "
-                          "endpoint; both; none: the starter library alone (a baseline)")
-    sub.add_argument("--max-passages", type=count, default=defaults.max_passages,
-                     help="most passages of the select and test splits (%(default)s; 0: all)")
-    sub.add_argument("--max-tokens", type=positive, default=defaults.max_tokens,
-                     help="most tokens per passage (%(default)s)")
-    sub.add_argument("--pack", action="store_true",
-                     help="pack consecutive sentences into passages of up to --max-tokens "
-                          "(default: one sentence per passage, as in the paper)")
+    sub = add(
+        "run",
+        "Run the whole pipeline: extract attention, summarise, synthesise "
+        "programs, select the best per head on held-out text, replace heads and "
+        "measure perplexity, report.",
+    )
+    sub.add_argument(
+        "--model",
+        default=defaults.model,
+        help="smollm2 (default), gemma3-270m, a Hugging Face id or a folder",
+    )
+    sub.add_argument(
+        "--corpus", help="text, JSON Lines or hf:NAME[:SPLIT] (default: the shipped stories)"
+    )
+    sub.add_argument(
+        "--heads",
+        type=heads,
+        default=defaults.heads,
+        help="heads to explain, e.g. 0.3,5.* (default: all)",
+    )
+    sub.add_argument(
+        "--synth",
+        choices=SYNTHESISERS,
+        default=defaults.synth,
+        help="enum: offline enumeration (default); llm: an OpenAI-compatible "
+        "endpoint; both; none: the starter library alone (a baseline)",
+    )
+    sub.add_argument(
+        "--max-passages",
+        type=count,
+        default=defaults.max_passages,
+        help="most passages of the select and test splits (%(default)s; 0: all)",
+    )
+    sub.add_argument(
+        "--max-tokens",
+        type=positive,
+        default=defaults.max_tokens,
+        help="most tokens per passage (%(default)s)",
+    )
+    sub.add_argument(
+        "--pack",
+        action="store_true",
+        help="pack consecutive sentences into passages of up to --max-tokens "
+        "(default: one sentence per passage, as in the paper)",
+    )
     sub.add_argument("--seed", type=int, default=defaults.seed, help="split seed (0)")
-    sub.add_argument("--fit-passages", type=count, default=defaults.fit_passages,
-                     help="most passages of the fit split (%(default)s)")
-    sub.add_argument("--cost-passages", type=count, default=defaults.cost_passages,
-                     help="select passages each head's replacement cost is measured on "
-                          "(%(default)s)")
-    sub.add_argument("--perplexity-passages", type=count, default=defaults.perplexity_passages,
-                     help="test passages perplexity is measured on (%(default)s; 0: all)")
-    sub.add_argument("--out", type=folder, default="runs/latest",
-                     help="run directory (runs/latest)")
+    sub.add_argument(
+        "--fit-passages",
+        type=count,
+        default=defaults.fit_passages,
+        help="most passages of the fit split (%(default)s)",
+    )
+    sub.add_argument(
+        "--cost-passages",
+        type=count,
+        default=defaults.cost_passages,
+        help="select passages each head's replacement cost is measured on (%(default)s)",
+    )
+    sub.add_argument(
+        "--perplexity-passages",
+        type=count,
+        default=defaults.perplexity_passages,
+        help="test passages perplexity is measured on (%(default)s; 0: all)",
+    )
+    sub.add_argument(
+        "--out", type=folder, default="runs/latest", help="run directory (runs/latest)"
+    )
     sub.add_argument("--resume", action="store_true", help="continue the run in --out")
     llm = sub.add_argument_group("LLM synthesiser (--synth llm|both; key from OPENAI_API_KEY)")
-    llm.add_argument("--base-url", help="OpenAI-compatible endpoint, e.g. "
-                     "http://localhost:8000/v1")
+    llm.add_argument("--base-url", help="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1")
     llm.add_argument("--llm-model", default=defaults.llm_model, help="model at the endpoint")
     llm.add_argument("--concurrency", type=positive, default=defaults.concurrency)
-    llm.add_argument("--timeout", type=positive_float, default=defaults.timeout_s, dest="timeout_s",
-                     help="seconds per request")
+    llm.add_argument(
+        "--timeout",
+        type=positive_float,
+        default=defaults.timeout_s,
+        dest="timeout_s",
+        help="seconds per request",
+    )
     llm.add_argument("--repair-rounds", type=count, default=defaults.repair_rounds)
     llm.add_argument("--refine-rounds", type=count, default=defaults.refine_rounds)
-    llm.add_argument("--dry-run", action="store_true", help="write every prompt to the run "
-                     "directory, send nothing, and stop")
+    llm.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="write every prompt to the run directory, send nothing, and stop",
+    )
     sub.set_defaults(handler=cmd_run)
 
-    sub = add("evaluate", "Re-score a finished run's programs on another corpus (text the run "
-              "never saw): IoU per head and perplexity with heads replaced.")
+    sub = add(
+        "evaluate",
+        "Re-score a finished run's programs on another corpus (text the run "
+        "never saw): IoU per head and perplexity with heads replaced.",
+    )
     sub.add_argument("--run", required=True, metavar="DIR", help="a finished run directory")
     sub.add_argument("--corpus", required=True, help="text, JSON Lines or hf:NAME[:SPLIT]")
     sub.add_argument("--max-passages", type=count, default=0, help="0: every passage")
     sub.add_argument("--json", metavar="FILE", help="also write the result here")
     sub.set_defaults(handler=cmd_evaluate)
 
-    sub = add("review", "Read a run's results in the terminal: heads, one head in detail "
-              "(program, summary, real vs predicted heatmaps), or the library.")
+    sub = add(
+        "review",
+        "Read a run's results in the terminal: heads, one head in detail "
+        "(program, summary, real vs predicted heatmaps), or the library.",
+    )
     sub.add_argument("dir", metavar="DIR", help="run directory")
     sub.add_argument("--head", help="one head in detail, e.g. 12.3")
     sub.add_argument("--passage", type=count, default=0, help="test passage for the heatmaps")
@@ -88,8 +139,11 @@ def add_commands(add: Callable[[str, str], argparse.ArgumentParser]) -> None:
     sub.add_argument("--json", action="store_true", help="the same data as JSON")
     sub.set_defaults(handler=cmd_review)
 
-    sub = add("report", "Write a self-contained HTML report of a run (tables, every program, "
-              "heatmaps, the perplexity curve).")
+    sub = add(
+        "report",
+        "Write a self-contained HTML report of a run (tables, every program, "
+        "heatmaps, the perplexity curve).",
+    )
     sub.add_argument("dir", metavar="DIR", help="run directory")
     sub.add_argument("--out", help="HTML file (default DIR/report.html)")
     sub.set_defaults(handler=cmd_report)
@@ -100,8 +154,12 @@ def stage_progress() -> Iterator[Callable[[str, int, int], None]]:
     """One rich progress display for a whole run: a bar per stage, made when it starts."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TimeElapsedColumn
 
-    with Progress("[progress.description]{task.description:<18}", BarColumn(),
-                  MofNCompleteColumn(), TimeElapsedColumn()) as bar:
+    with Progress(
+        "[progress.description]{task.description:<18}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    ) as bar:
         tasks: dict[str, TaskID] = {}
 
         def report(stage: str, done: int, total: int) -> None:
@@ -125,8 +183,11 @@ def summary_table(summary: dict) -> object:
     for fraction, value in summary["perplexity"].items():
         change = summary["perplexity_increase"][fraction]
         heads, of = replaced.get(fraction, (None, None))
-        label = (f"{float(fraction):.0%} replaced" if heads is None or of is None
-                 else f"{heads} of {of} heads replaced")
+        label = (
+            f"{float(fraction):.0%} replaced"
+            if heads is None or of is None
+            else f"{heads} of {of} heads replaced"
+        )
         table.add_row(f"perplexity, {label}", f"{value:.2f} ({change:+.1%})")
     for stage, seconds in summary["stage_seconds"].items():
         table.add_row(f"time: {stage}", f"{seconds:.1f} s")
@@ -138,16 +199,18 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     from ..pipeline import RunOptions, run_pipeline
 
-    options = RunOptions(**{name: getattr(args, name) for name in RunOptions.names()
-                            if hasattr(args, name)})
+    options = RunOptions(
+        **{name: getattr(args, name) for name in RunOptions.names() if hasattr(args, name)}
+    )
     with stage_progress() as report:
         summary = run_pipeline(options, args.out, resume=args.resume, progress=report)
     console = Console()
     if summary is None:
         llm = Path(args.out) / "llm"
         print((llm / "tokens.txt").read_text(encoding="utf-8"), end="")
-        console.print(f"dry run: prompts written to {llm / 'prompts'}, this table to "
-                      f"{llm / 'tokens.txt'}")
+        console.print(
+            f"dry run: prompts written to {llm / 'prompts'}, this table to {llm / 'tokens.txt'}"
+        )
         return 0
     console.print(summary_table(summary))
     console.print(f"results in {args.out}: attndsl review {args.out}")
@@ -169,8 +232,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_review(args: argparse.Namespace) -> int:
     from ..views import review
 
-    review(args.dir, head=args.head, library=args.library, passage=args.passage,
-           as_json=args.json)
+    review(args.dir, head=args.head, library=args.library, passage=args.passage, as_json=args.json)
     return 0
 
 

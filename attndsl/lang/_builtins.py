@@ -93,11 +93,15 @@ BUILTINS: dict[str, Builtin] = {
         Builtin("exp", ("num",), T.FLOAT, "e to the x", "exp(x)"),
         Builtin("log", ("num",), T.FLOAT, "natural log, 0 for x <= 0", "log(x)"),
         Builtin("sqrt", ("num",), T.FLOAT, "square root, 0 for x < 0", "sqrt(x)"),
-        *(Builtin(name, ("tok",), T.BOOL, _TOKEN_TEST_DOCS[name], f"{name}(tokens[i])")
-          for name in TOKEN_TESTS),
+        *(
+            Builtin(name, ("tok",), T.BOOL, _TOKEN_TEST_DOCS[name], f"{name}(tokens[i])")
+            for name in TOKEN_TESTS
+        ),
         Builtin("lower", ("tok",), T.TOK, "the token in lower case", "lower(tokens[i])"),
-        *(Builtin(name, ("int",), T.INT, _STRUCTURAL_DOCS[name], f"{name}(i)")
-          for name in STRUCTURAL),
+        *(
+            Builtin(name, ("int",), T.INT, _STRUCTURAL_DOCS[name], f"{name}(i)")
+            for name in STRUCTURAL
+        ),
     ]
 }
 

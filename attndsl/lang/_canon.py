@@ -51,8 +51,9 @@ def _finite(value: object) -> bool:
     return not isinstance(value, float) or math.isfinite(value)
 
 
-def _map_stmts(body: tuple[A.Stmt, ...],
-               fn: Callable[[A.Stmt], list[A.Stmt]]) -> tuple[A.Stmt, ...]:
+def _map_stmts(
+    body: tuple[A.Stmt, ...], fn: Callable[[A.Stmt], list[A.Stmt]]
+) -> tuple[A.Stmt, ...]:
     out: list[A.Stmt] = []
     for stmt in body:
         out.extend(fn(stmt))
@@ -79,8 +80,11 @@ class _Simplifier:
         counts = Counter(n.target for n in A.walk(fn) if isinstance(n, A.Assign | A.AugAssign))
         found = {}
         for stmt in fn.body:
-            if (isinstance(stmt, A.Assign) and counts[stmt.target] == 1
-                    and isinstance(stmt.value, A.Const)):
+            if (
+                isinstance(stmt, A.Assign)
+                and counts[stmt.target] == 1
+                and isinstance(stmt.value, A.Const)
+            ):
                 value = S.coerce(stmt.value.value, str(self.types[stmt.target]))
                 found[stmt.target] = A.Const(value, stmt.value.pos)
         return found
@@ -105,8 +109,7 @@ class _Simplifier:
                 return []
             # Keep the local's type explicit in each assignment, so removing another one
             # (dead code) can never narrow it: `x = 1` in a float local becomes `x = 1.0`.
-            value = self._as_kind(self.expr(s.value), self.types.get(s.target),
-                                  self.kind(s.value))
+            value = self._as_kind(self.expr(s.value), self.types.get(s.target), self.kind(s.value))
             return [dataclasses.replace(s, value=value)]
         if isinstance(s, A.AugAssign):
             return [dataclasses.replace(s, value=self.expr(s.value))]
@@ -252,8 +255,13 @@ def _jumps(s: A.Stmt) -> bool:
     if whose branches all end in one)."""
     if isinstance(s, A.Return | A.Break | A.Continue):
         return True
-    return (isinstance(s, A.If) and bool(s.body) and bool(s.orelse) and _jumps(s.body[-1])
-            and _jumps(s.orelse[-1]))
+    return (
+        isinstance(s, A.If)
+        and bool(s.body)
+        and bool(s.orelse)
+        and _jumps(s.body[-1])
+        and _jumps(s.orelse[-1])
+    )
 
 
 def _reads(fn: A.Function) -> Counter:
@@ -276,8 +284,11 @@ def _drop_unused(fn: A.Function, keep: set[str]) -> A.Function:
             if isinstance(s, A.For):
                 return [dataclasses.replace(s, body=_map_stmts(s.body, strip))]
             if isinstance(s, A.If):
-                return [dataclasses.replace(s, body=_map_stmts(s.body, strip),
-                                            orelse=_map_stmts(s.orelse, strip))]
+                return [
+                    dataclasses.replace(
+                        s, body=_map_stmts(s.body, strip), orelse=_map_stmts(s.orelse, strip)
+                    )
+                ]
             return [s]
 
         body = _map_stmts(fn.body, strip)
@@ -302,8 +313,12 @@ class _Renamer:
         self.param = fn.param
         others: list[str] = []
         for node in A.walk(fn):
-            if isinstance(node, A.Assign) and node.target not in self.names and node.target \
-                    not in checked.loop_vars and node.target not in others:
+            if (
+                isinstance(node, A.Assign)
+                and node.target not in self.names
+                and node.target not in checked.loop_vars
+                and node.target not in others
+            ):
                 others.append(node.target)
         for index, name in enumerate(others):
             self.names[name] = chr(ord("a") + index) if index < 8 else f"v{index}"
@@ -335,8 +350,12 @@ class _Renamer:
             inner = {**loops, s.var: var}
             return A.For(var, e(s.iter), self.block(s.body, inner, depth + 1), s.pos)
         if isinstance(s, A.If):
-            return A.If(e(s.cond), self.block(s.body, loops, depth),
-                        self.block(s.orelse, loops, depth), s.pos)
+            return A.If(
+                e(s.cond),
+                self.block(s.body, loops, depth),
+                self.block(s.orelse, loops, depth),
+                s.pos,
+            )
         if isinstance(s, A.Return):
             return A.Return(A.Name("out"), s.pos)
         return s
@@ -382,8 +401,10 @@ def _order_compare(e: A.Compare) -> A.Expr:
     if len(ops) > 1 and all(op in (">", ">=") for op in ops):
         return A.Compare(operands[::-1], tuple(_FLIP[o] for o in ops[::-1]), e.pos)
     if len(ops) > 1 and not all(op in ("<", "<=") for op in ops):
-        parts = [_order_compare(A.Compare((a, b), (op,), e.pos))
-                 for op, a, b in zip(ops, operands, operands[1:])]
+        parts = [
+            _order_compare(A.Compare((a, b), (op,), e.pos))
+            for op, a, b in zip(ops, operands, operands[1:])
+        ]
         return A.BoolOp("and", tuple(sorted(parts, key=_key)), e.pos)
     if len(ops) != 1:
         return e

@@ -49,8 +49,13 @@ def _is_dunder(name: str) -> bool:
 
 
 def _is_len(expr: A.Expr, param: str) -> bool:
-    return (isinstance(expr, A.Call) and expr.func == "len" and len(expr.args) == 1
-            and isinstance(expr.args[0], A.Name) and expr.args[0].id == param)
+    return (
+        isinstance(expr, A.Call)
+        and expr.func == "len"
+        and len(expr.args) == 1
+        and isinstance(expr.args[0], A.Name)
+        and expr.args[0].id == param
+    )
 
 
 def int_literal(expr: A.Expr) -> int | None:
@@ -103,19 +108,35 @@ class _Checker:
         pos = node if isinstance(node, A.Pos) else node.pos
         same_line = pos.end_line == pos.line and pos.end_column > pos.column
         end = pos.end_column if same_line else pos.column + 1
-        self.errors.append(CheckError(message, rule=rule, line=pos.line, column=pos.column,
-                                      end_column=end, filename=self.filename,
-                                      excerpt=excerpt_of(self.source, pos.line)))
+        self.errors.append(
+            CheckError(
+                message,
+                rule=rule,
+                line=pos.line,
+                column=pos.column,
+                end_column=end,
+                filename=self.filename,
+                excerpt=excerpt_of(self.source, pos.line),
+            )
+        )
 
     # --------------------------------------------------------------- program
     def run(self) -> Checked:
         fn = self.fn
         if _is_dunder(fn.name):
-            self.error(fn, f"dunder name '{fn.name}' is not allowed; name the function plainly, "
-                       "e.g. `def head(tokens):`", "dunder")
+            self.error(
+                fn,
+                f"dunder name '{fn.name}' is not allowed; name the function plainly, "
+                "e.g. `def head(tokens):`",
+                "dunder",
+            )
         if len(fn.params) != 1:
-            self.error(fn, f"the function takes exactly one parameter, the tokens, not "
-                       f"{len(fn.params)}: `def {fn.name}(tokens):`", "params")
+            self.error(
+                fn,
+                f"the function takes exactly one parameter, the tokens, not "
+                f"{len(fn.params)}: `def {fn.name}(tokens):`",
+                "params",
+            )
         for name in fn.params:
             self._check_binding_name(name, fn, "parameter")
         self._collect_assignments()
@@ -125,19 +146,33 @@ class _Checker:
         assigned = self._block(fn.body, {self.param}, depth=0)
         if assigned is not None:
             last = fn.body[-1] if fn.body else fn
-            self.error(last, "the function must end with `return out`, returning the output "
-                       "matrix", "return")
+            self.error(
+                last,
+                "the function must end with `return out`, returning the output matrix",
+                "return",
+            )
         if self.errors:
             raise ProgramError(self.errors)
-        return Checked(fn, dict(self.types), self.output, frozenset(self.length_names),
-                       frozenset(self.loop_vars), self.expr_types, self.source, self.filename)
+        return Checked(
+            fn,
+            dict(self.types),
+            self.output,
+            frozenset(self.length_names),
+            frozenset(self.loop_vars),
+            self.expr_types,
+            self.source,
+            self.filename,
+        )
 
     def _check_binding_name(self, name: str, node: A.Node, what: str) -> bool:
         if _is_dunder(name):
             self.error(node, f"dunder name '{name}' is not allowed; use a plain name", "dunder")
         elif name in BUILTINS or name in FORBIDDEN_NAMES:
-            self.error(node, f"'{name}' is a builtin name and cannot be a {what}; choose "
-                       "another name", "shadow")
+            self.error(
+                node,
+                f"'{name}' is a builtin name and cannot be a {what}; choose another name",
+                "shadow",
+            )
         else:
             return True
         return False
@@ -151,27 +186,43 @@ class _Checker:
             if not isinstance(stmt, A.Assign):
                 continue
             target = stmt.target
-            if (_is_len(stmt.value, self.param) and len(self.assigns[target]) == 1
-                    and target not in self.fors):
+            if (
+                _is_len(stmt.value, self.param)
+                and len(self.assigns[target]) == 1
+                and target not in self.fors
+            ):
                 self.length_names.add(target)
             if isinstance(stmt.value, A.Call) and stmt.value.func == "zeros":
                 self.output, self.output_stmt = target, stmt
                 args = stmt.value.args
                 ok = len(args) == 2 and all(
                     _is_len(a, self.param) or (isinstance(a, A.Name) and a.id in self.length_names)
-                    for a in args)
+                    for a in args
+                )
                 if not ok:
-                    self.error(stmt.value, "the output must be square over the input: "
-                               f"`zeros(n, n)` with n = len({self.param})", "output")
+                    self.error(
+                        stmt.value,
+                        "the output must be square over the input: "
+                        f"`zeros(n, n)` with n = len({self.param})",
+                        "output",
+                    )
                 break
         if not self.output:
-            self.error(fn, "no output matrix: create it at the top of the body with "
-                       f"`out = zeros(n, n)`, n = len({self.param})", "output")
+            self.error(
+                fn,
+                "no output matrix: create it at the top of the body with "
+                f"`out = zeros(n, n)`, n = len({self.param})",
+                "output",
+            )
             self.output = "\0out"
         for node in A.walk(fn):
             if isinstance(node, A.Call) and node.func == "zeros" and not self._is_output_call(node):
-                self.error(node, "zeros(n, n) may appear once, as the output assignment at the "
-                           "top level of the body", "output")
+                self.error(
+                    node,
+                    "zeros(n, n) may appear once, as the output assignment at the "
+                    "top level of the body",
+                    "output",
+                )
 
     def _is_output_call(self, call: A.Call) -> bool:
         return self.output_stmt is not None and self.output_stmt.value is call
@@ -213,17 +264,25 @@ class _Checker:
                         changed = True
             if not changed:
                 break
-        untyped = {name for name in self.assigns
-                   if name not in types and name not in (self.param, self.output)}
+        untyped = {
+            name
+            for name in self.assigns
+            if name not in types and name not in (self.param, self.output)
+        }
         for name in untyped:
             stmts = self.assigns[name]
             nodes = [n for s in stmts for n in A.walk(s.value)]
             mentioned = {n.id for n in nodes if isinstance(n, A.Name)} | {
-                s.target for s in stmts if isinstance(s, A.AugAssign)}
+                s.target for s in stmts if isinstance(s, A.AugAssign)
+            }
             other = any(isinstance(n, A.Call | A.Str | A.Subscript | A.Tuple) for n in nodes)
             if mentioned and mentioned <= untyped and not other:  # else reported at the use
-                self.error(stmts[0], f"'{name}' never gets a type: it is only ever set from "
-                           "itself; assign it a number, a bool or a token first", "type")
+                self.error(
+                    stmts[0],
+                    f"'{name}' never gets a type: it is only ever set from "
+                    "itself; assign it a number, a bool or a token first",
+                    "type",
+                )
 
     @staticmethod
     def _join_local(old: T | None, new: T) -> T | None:
@@ -259,9 +318,13 @@ class _Checker:
                     visit(s.orelse, loops)
 
         visit(self.fn.body, ())
-        names = {name for name, stmts in self.assigns.items()
-                 if all(isinstance(s, A.Assign) for s in stmts) and self.types.get(name) == T.INT
-                 and name not in self.loop_vars}
+        names = {
+            name
+            for name, stmts in self.assigns.items()
+            if all(isinstance(s, A.Assign) for s in stmts)
+            and self.types.get(name) == T.INT
+            and name not in self.loop_vars
+        }
         for _ in range(len(names) + 1):
             progress = False
             for name in names - set(self.bounds):
@@ -325,14 +388,16 @@ class _Checker:
         return None
 
     # ------------------------------------------------------------ statements
-    def _block(self, body: Iterable[A.Stmt], assigned: set[str] | None, depth: int,
-               in_loop: bool = False) -> set[str] | None:
+    def _block(
+        self, body: Iterable[A.Stmt], assigned: set[str] | None, depth: int, in_loop: bool = False
+    ) -> set[str] | None:
         for stmt in body:
             assigned = self._stmt(stmt, assigned, depth, in_loop)
         return assigned
 
-    def _stmt(self, stmt: A.Stmt, assigned: set[str] | None, depth: int,
-              in_loop: bool) -> set[str] | None:
+    def _stmt(
+        self, stmt: A.Stmt, assigned: set[str] | None, depth: int, in_loop: bool
+    ) -> set[str] | None:
         if isinstance(stmt, A.Assign):
             return self._assign(stmt, assigned, depth)
         if isinstance(stmt, A.AugAssign):
@@ -357,19 +422,29 @@ class _Checker:
         if isinstance(stmt, A.Return):
             value = stmt.value
             if not (isinstance(value, A.Name) and value.id == self.output):
-                self.error(value or stmt, f"a program returns its output matrix: "
-                           f"`return {self.output.lstrip(chr(0))}`", "return")
+                self.error(
+                    value or stmt,
+                    f"a program returns its output matrix: `return {self.output.lstrip(chr(0))}`",
+                    "return",
+                )
             elif assigned is not None and self.output not in assigned:
                 self.error(value, "the output is returned before it is created", "unassigned")
             return None
         if isinstance(stmt, A.ExprStmt):
             if isinstance(stmt.value, A.Str):
-                self.error(stmt, "a string statement is only allowed as the docstring, first in "
-                           "the body", "expr-stmt")
+                self.error(
+                    stmt,
+                    "a string statement is only allowed as the docstring, first in the body",
+                    "expr-stmt",
+                )
             else:
                 self.expr(stmt.value, assigned)
-                self.error(stmt, "an expression on its own does nothing; assign it to a local "
-                           "or write it to out[a, b]", "expr-stmt")
+                self.error(
+                    stmt,
+                    "an expression on its own does nothing; assign it to a local "
+                    "or write it to out[a, b]",
+                    "expr-stmt",
+                )
             return assigned
         return assigned  # Pass
 
@@ -381,21 +456,34 @@ class _Checker:
             for arg in stmt.value.args:
                 self.expr(arg, assigned)
         elif name == self.output:
-            self.error(stmt, "the output cannot be reassigned; write its entries with "
-                       f"`{name}[a, b] = e`", "assign-output")
+            self.error(
+                stmt,
+                f"the output cannot be reassigned; write its entries with `{name}[a, b] = e`",
+                "assign-output",
+            )
         elif name == self.param:
             self.error(stmt, f"the parameter '{name}' is read-only", "write-input")
         elif name in self.loop_vars:
-            self.error(stmt, f"'{name}' is a loop variable and cannot be assigned; use another "
-                       "name", "loop-var")
+            self.error(
+                stmt,
+                f"'{name}' is a loop variable and cannot be assigned; use another name",
+                "loop-var",
+            )
         elif self._check_binding_name(name, stmt, "local"):
             value = self.expr(stmt.value, assigned)
             if value is not None and value not in (*NUMERIC, T.TOK):
-                self.error(stmt.value, f"a local holds a number, a bool or a token, not "
-                           f"{self._describe(value)}", "type")
+                self.error(
+                    stmt.value,
+                    f"a local holds a number, a bool or a token, not {self._describe(value)}",
+                    "type",
+                )
             elif value is not None and not self._fits(value, self.types.get(name)):
-                self.error(stmt, f"'{name}' holds {self._describe(self.types[name])} elsewhere "
-                           f"but {self._describe(value)} here; a local has one type", "type")
+                self.error(
+                    stmt,
+                    f"'{name}' holds {self._describe(self.types[name])} elsewhere "
+                    f"but {self._describe(value)} here; a local has one type",
+                    "type",
+                )
         return None if assigned is None else assigned | {name}
 
     @staticmethod
@@ -406,52 +494,81 @@ class _Checker:
         name = stmt.target
         value = self.expr(stmt.value, assigned)
         if name == self.output:
-            self.error(stmt, f"update entries of the output: `{name}[a, b] {stmt.op}= e`",
-                       "assign-output")
+            self.error(
+                stmt, f"update entries of the output: `{name}[a, b] {stmt.op}= e`", "assign-output"
+            )
         elif name == self.param:
             self.error(stmt, f"the parameter '{name}' is read-only", "write-input")
         elif name in self.loop_vars:
             self.error(stmt, f"'{name}' is a loop variable and cannot be assigned", "loop-var")
         elif assigned is not None and name not in assigned:
-            self.error(stmt, f"'{name}' is updated before it is assigned; give it a value first, "
-                       f"e.g. `{name} = 0`", "unassigned")
+            self.error(
+                stmt,
+                f"'{name}' is updated before it is assigned; give it a value first, "
+                f"e.g. `{name} = 0`",
+                "unassigned",
+            )
         elif self._check_binding_name(name, stmt, "local"):
             current = self.types.get(name)
-            if current is not None and value is not None and (
-                    current not in NUMERIC or value not in NUMERIC):
-                self.error(stmt, f"`{stmt.op}=` needs numbers, not {self._describe(current)} and "
-                           f"{self._describe(value)}", "type")
+            if (
+                current is not None
+                and value is not None
+                and (current not in NUMERIC or value not in NUMERIC)
+            ):
+                self.error(
+                    stmt,
+                    f"`{stmt.op}=` needs numbers, not {self._describe(current)} and "
+                    f"{self._describe(value)}",
+                    "type",
+                )
 
     def _store(self, stmt: A.Store, assigned: set[str] | None) -> None:
         if stmt.target == self.param:
-            self.error(stmt, f"the input '{stmt.target}' is read-only; write the output with "
-                       f"`{self.output}[a, b] = e`", "write-input")
+            self.error(
+                stmt,
+                f"the input '{stmt.target}' is read-only; write the output with "
+                f"`{self.output}[a, b] = e`",
+                "write-input",
+            )
         elif stmt.target != self.output:
-            self.error(stmt, f"only the output can be written by index: "
-                       f"`{self.output}[a, b] = e`", "subscript")
+            self.error(
+                stmt,
+                f"only the output can be written by index: `{self.output}[a, b] = e`",
+                "subscript",
+            )
         else:
             self._indices(stmt, stmt.indices, assigned)
         value = self.expr(stmt.value, assigned)
         if value is not None and value not in NUMERIC:
-            self.error(stmt.value, f"an output entry is a number, not {self._describe(value)}",
-                       "type")
+            self.error(
+                stmt.value, f"an output entry is a number, not {self._describe(value)}", "type"
+            )
 
     def _for(self, stmt: A.For, assigned: set[str] | None, depth: int) -> None:
         if depth + 1 > MAX_LOOP_DEPTH:
             self.error(stmt, f"loops nest at most {MAX_LOOP_DEPTH} deep", "loop-depth")
         self._check_binding_name(stmt.var, stmt, "loop variable")
         if stmt.var in (self.param, self.output) or stmt.var in self.length_names:
-            self.error(stmt, f"'{stmt.var}' is already used; name the loop variable i, j or k",
-                       "loop-var")
+            self.error(
+                stmt, f"'{stmt.var}' is already used; name the loop variable i, j or k", "loop-var"
+            )
         if self._enclosing_var(stmt):
-            self.error(stmt, f"loop variable '{stmt.var}' is already the variable of an "
-                       "enclosing loop; use another name", "loop-var")
+            self.error(
+                stmt,
+                f"loop variable '{stmt.var}' is already the variable of an "
+                "enclosing loop; use another name",
+                "loop-var",
+            )
         args = _range_args(stmt.iter)
         if args is None:
             if not isinstance(stmt.iter, A.Name):
                 self.expr(stmt.iter, assigned)
-            self.error(stmt.iter, "a loop iterates over range(...) only; to visit tokens write "
-                       f"`for i in range(len({self.param})):` and read `{self.param}[i]`", "loop")
+            self.error(
+                stmt.iter,
+                "a loop iterates over range(...) only; to visit tokens write "
+                f"`for i in range(len({self.param})):` and read `{self.param}[i]`",
+                "loop",
+            )
         else:
             self._range(stmt.iter, args, assigned)
         found = [self.bound(a) for a in (args or ())[:2]]
@@ -478,33 +595,50 @@ class _Checker:
             if kind is not None and kind != T.INT:
                 self.error(arg, f"range takes ints, not {self._describe(kind)}", "type")
         if len(args) == 3 and not int_literal(args[2]):
-            self.error(args[2], "the step of range must be a non-zero integer literal, such as "
-                       "1 or -1", "loop")
+            self.error(
+                args[2],
+                "the step of range must be a non-zero integer literal, such as 1 or -1",
+                "loop",
+            )
         found = [self.bound(a) for a in args[:2]]
         for arg, b in zip(args[:2], found):
             if b is None:
-                self.error(arg, "a range bound must be a size: build it from n, positions, "
-                           "structural builtins and integer literals with +, -, //, %, min, "
-                           "max, abs (not from counters or products)", "loop-bound")
+                self.error(
+                    arg,
+                    "a range bound must be a size: build it from n, positions, "
+                    "structural builtins and integer literals with +, -, //, %, min, "
+                    "max, abs (not from counters or products)",
+                    "loop-bound",
+                )
         known = [b for b in found if b is not None]
         if len(known) == len(found):
             a = sum(b[0] for b in known)
             c = sum(b[1] for b in known) + (1 if len(known) == 2 else 0)
             if a > LOOP_PER_N or c > LOOP_CONSTANT:
-                self.error(call, f"this loop may run up to {a}n + {c} times; a loop runs at most "
-                           f"{LOOP_PER_N}n + {LOOP_CONSTANT} times", "loop-bound")
+                self.error(
+                    call,
+                    f"this loop may run up to {a}n + {c} times; a loop runs at most "
+                    f"{LOOP_PER_N}n + {LOOP_CONSTANT} times",
+                    "loop-bound",
+                )
 
     def _condition(self, expr: A.Expr, assigned: set[str] | None, what: str) -> None:
         kind = self.expr(expr, assigned)
         if kind is not None and kind != T.BOOL:
-            self.error(expr, f"{what} must be a bool, not {self._describe(kind)}; write a "
-                       "comparison such as `x != 0`", "type")
+            self.error(
+                expr,
+                f"{what} must be a bool, not {self._describe(kind)}; write a "
+                "comparison such as `x != 0`",
+                "type",
+            )
 
-    def _indices(self, node: A.Node, indices: tuple[A.Expr, ...],
-                 assigned: set[str] | None) -> None:
+    def _indices(
+        self, node: A.Node, indices: tuple[A.Expr, ...], assigned: set[str] | None
+    ) -> None:
         if len(indices) != 2:
-            self.error(node, f"index the output with two positions: `{self.output}[i, j]`",
-                       "subscript")
+            self.error(
+                node, f"index the output with two positions: `{self.output}[i, j]`", "subscript"
+            )
         for index in indices:
             self._int_index(index, assigned)
 
@@ -512,14 +646,20 @@ class _Checker:
         kind = self.expr(index, assigned)
         if kind is not None and kind != T.INT:
             hint = "; `/` gives a float, use `//`" if kind == T.FLOAT else ""
-            self.error(index, f"a position must be an int, not {self._describe(kind)}{hint}",
-                       "type")
+            self.error(
+                index, f"a position must be an int, not {self._describe(kind)}{hint}", "type"
+            )
 
     # ----------------------------------------------------------- expressions
     @staticmethod
     def _describe(kind: T) -> str:
-        return {T.STR: "a string literal", T.TUPLE: "a tuple", T.TOKENS: "the token list",
-                T.MATRIX: "the output matrix", T.TOK: "a token (Tok)"}.get(kind, f"{kind}")
+        return {
+            T.STR: "a string literal",
+            T.TUPLE: "a tuple",
+            T.TOKENS: "the token list",
+            T.MATRIX: "the output matrix",
+            T.TOK: "a token (Tok)",
+        }.get(kind, f"{kind}")
 
     def expr(self, e: A.Expr, assigned: set[str] | None) -> T | None:
         """The type of `e`, reporting every problem in it; None when it has no valid type."""
@@ -534,8 +674,7 @@ class _Checker:
         return T.STR
 
     def _tuple(self, e: A.Tuple, assigned):
-        self.error(e, "a tuple is only allowed on the right of `in`: `t in (\".\", \"!\")`",
-                   "tuple")
+        self.error(e, 'a tuple is only allowed on the right of `in`: `t in (".", "!")`', "tuple")
         return None
 
     def _name(self, e: A.Name, assigned):
@@ -550,9 +689,12 @@ class _Checker:
             return None
         if name in self.types or name in self.assigns:
             if assigned is not None and name not in assigned:
-                self.error(e, f"'{name}' may be used before it is assigned; assign it first "
-                           "on every path (loop variables exist only inside their loop)",
-                           "unassigned")
+                self.error(
+                    e,
+                    f"'{name}' may be used before it is assigned; assign it first "
+                    "on every path (loop variables exist only inside their loop)",
+                    "unassigned",
+                )
             return self.types.get(name)
         self._unknown(e, name, called=False)
         return None
@@ -565,14 +707,20 @@ class _Checker:
         elif name in FORBIDDEN_NAMES:
             self.error(node, f"'{name}' is not available: {FORBIDDEN_NAMES[name]}", "unknown-name")
         elif name in BUILTINS and not called:
-            self.error(node, f"builtin '{name}' must be called: {BUILTINS[name].example}",
-                       "type")
+            self.error(node, f"builtin '{name}' must be called: {BUILTINS[name].example}", "type")
         elif called:
-            self.error(node, f"unknown function '{name}'; the builtins are: {builtin_list()}",
-                       "unknown-name")
+            self.error(
+                node,
+                f"unknown function '{name}'; the builtins are: {builtin_list()}",
+                "unknown-name",
+            )
         else:
-            self.error(node, f"unknown name '{name}'; a name is the parameter, a local assigned "
-                       "before use, or a builtin", "unknown-name")
+            self.error(
+                node,
+                f"unknown name '{name}'; a name is the parameter, a local assigned "
+                "before use, or a builtin",
+                "unknown-name",
+            )
 
     def _binop(self, e: A.BinOp, assigned):
         left, right = self.expr(e.left, assigned), self.expr(e.right, assigned)
@@ -580,10 +728,16 @@ class _Checker:
             return None
         if left in NUMERIC and right in NUMERIC:
             return arith_result(e.op, left, right)
-        hint = ("; compare tokens with `==` instead" if T.TOK in (left, right) or
-                T.STR in (left, right) else "")
-        self.error(e, f"`{e.op}` needs numbers, not {self._describe(left)} and "
-                   f"{self._describe(right)}{hint}", "type")
+        hint = (
+            "; compare tokens with `==` instead"
+            if T.TOK in (left, right) or T.STR in (left, right)
+            else ""
+        )
+        self.error(
+            e,
+            f"`{e.op}` needs numbers, not {self._describe(left)} and {self._describe(right)}{hint}",
+            "type",
+        )
         return None
 
     def _unaryop(self, e: A.UnaryOp, assigned):
@@ -592,8 +746,12 @@ class _Checker:
             return None
         if e.op == "not":
             if kind != T.BOOL:
-                self.error(e, f"`not` needs a bool, not {self._describe(kind)}; write a "
-                           "comparison such as `x == 0`", "type")
+                self.error(
+                    e,
+                    f"`not` needs a bool, not {self._describe(kind)}; write a "
+                    "comparison such as `x == 0`",
+                    "type",
+                )
             return T.BOOL
         if kind not in NUMERIC:
             self.error(e, f"unary `{e.op}` needs a number, not {self._describe(kind)}", "type")
@@ -604,8 +762,12 @@ class _Checker:
         for value in e.values:
             kind = self.expr(value, assigned)
             if kind is not None and kind != T.BOOL:
-                self.error(value, f"`{e.op}` needs bools, not {self._describe(kind)}; write a "
-                           "comparison such as `x != 0`", "type")
+                self.error(
+                    value,
+                    f"`{e.op}` needs bools, not {self._describe(kind)}; write a "
+                    "comparison such as `x != 0`",
+                    "type",
+                )
         return T.BOOL
 
     def _compare(self, e: A.Compare, assigned):
@@ -621,26 +783,42 @@ class _Checker:
                 continue
             if op in ("in", "not in"):
                 if left != T.TOK:
-                    self.error(e.operands[k], f"`{op}` tests a token against a tuple of strings, "
-                               f"not {self._describe(left)}", "type")
+                    self.error(
+                        e.operands[k],
+                        f"`{op}` tests a token against a tuple of strings, "
+                        f"not {self._describe(left)}",
+                        "type",
+                    )
             elif op in ("==", "!="):
                 tokens = {left, right} <= {T.TOK, T.STR}
                 if tokens and left == right == T.STR:
-                    self.error(e, "comparing two string literals; compare a token with a string",
-                               "type")
+                    self.error(
+                        e, "comparing two string literals; compare a token with a string", "type"
+                    )
                 elif not tokens and not (left in NUMERIC and right in NUMERIC):
-                    self.error(e, f"cannot compare {self._describe(left)} with "
-                               f"{self._describe(right)}", "type")
+                    self.error(
+                        e,
+                        f"cannot compare {self._describe(left)} with {self._describe(right)}",
+                        "type",
+                    )
             elif left not in NUMERIC or right not in NUMERIC:
-                self.error(e, f"`{op}` orders numbers only, not {self._describe(left)} and "
-                           f"{self._describe(right)}; tokens compare with ==, != and in", "type")
+                self.error(
+                    e,
+                    f"`{op}` orders numbers only, not {self._describe(left)} and "
+                    f"{self._describe(right)}; tokens compare with ==, != and in",
+                    "type",
+                )
         return T.BOOL
 
     def _membership_right(self, e: A.Expr) -> T | None:
         if isinstance(e, A.Tuple) and e.items and all(isinstance(i, A.Str) for i in e.items):
             return T.TUPLE
-        self.error(e, "the right of `in` must be a non-empty tuple of string literals, "
-                   "e.g. `t in (\".\", \"!\", \"?\")`", "type")
+        self.error(
+            e,
+            "the right of `in` must be a non-empty tuple of string literals, "
+            'e.g. `t in (".", "!", "?")`',
+            "type",
+        )
         return None
 
     def _ifexp(self, e: A.IfExp, assigned):
@@ -652,8 +830,12 @@ class _Checker:
             return join(then, orelse)
         if then == orelse == T.TOK:
             return T.TOK
-        self.error(e, f"both branches must be numbers or both tokens, not "
-                   f"{self._describe(then)} and {self._describe(orelse)}", "type")
+        self.error(
+            e,
+            f"both branches must be numbers or both tokens, not "
+            f"{self._describe(then)} and {self._describe(orelse)}",
+            "type",
+        )
         return None
 
     def _subscript(self, e: A.Subscript, assigned):
@@ -671,8 +853,11 @@ class _Checker:
         for index in e.indices:
             self.expr(index, assigned)
         if e.name in self.types or e.name in self.assigns:
-            self.error(e, f"only `{self.param}[k]` and `{self.output}[a, b]` can be indexed, "
-                       f"not '{e.name}'", "subscript")
+            self.error(
+                e,
+                f"only `{self.param}[k]` and `{self.output}[a, b]` can be indexed, not '{e.name}'",
+                "subscript",
+            )
         else:
             self._unknown(e, e.name, called=False)
         return None
@@ -696,8 +881,12 @@ class _Checker:
         count = len(e.args)
         if count < spec.min_args or (not spec.variadic and count > spec.min_args):
             many = "at least " if spec.variadic else ""
-            self.error(e, f"{e.func} takes {many}{spec.min_args} argument"
-                       f"{'s' if spec.min_args > 1 else ''}: {spec.example}", "arity")
+            self.error(
+                e,
+                f"{e.func} takes {many}{spec.min_args} argument"
+                f"{'s' if spec.min_args > 1 else ''}: {spec.example}",
+                "arity",
+            )
         kinds = [self.expr(arg, assigned) for arg in e.args]
         want = spec.args[0]
         for arg, kind in zip(e.args, kinds):
@@ -705,11 +894,18 @@ class _Checker:
                 continue
             if want == "tok" and kind != T.TOK:
                 position = " (a position); pass the token at it" if kind == T.INT else ""
-                self.error(arg, f"{e.func} takes a token, not {self._describe(kind)}{position}: "
-                           f"{spec.example}", "type")
+                self.error(
+                    arg,
+                    f"{e.func} takes a token, not {self._describe(kind)}{position}: {spec.example}",
+                    "type",
+                )
             elif want == "int" and kind != T.INT:
-                self.error(arg, f"{e.func} takes a position (an int), not "
-                           f"{self._describe(kind)}: {spec.example}", "type")
+                self.error(
+                    arg,
+                    f"{e.func} takes a position (an int), not "
+                    f"{self._describe(kind)}: {spec.example}",
+                    "type",
+                )
             elif want == "num" and kind not in NUMERIC:
                 self.error(arg, f"{e.func} takes numbers, not {self._describe(kind)}", "type")
         if isinstance(spec.result, T):

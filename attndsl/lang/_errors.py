@@ -63,8 +63,11 @@ class SourceError(AttnDslError):
         text, offset = self.excerpt, self.column - 1
         if len(text) > EXCERPT_WIDTH:  # show a window of a long line around the column
             start = max(0, min(offset - EXCERPT_WIDTH // 2, len(text) - EXCERPT_WIDTH))
-            text = ("…" if start else "") + text[start:start + EXCERPT_WIDTH] + (
-                "…" if start + EXCERPT_WIDTH < len(text) else "")
+            text = (
+                ("…" if start else "")
+                + text[start : start + EXCERPT_WIDTH]
+                + ("…" if start + EXCERPT_WIDTH < len(text) else "")
+            )
             offset = offset - start + (1 if start else 0)
         width = max(1, min(self.end_column - self.column, len(text) - offset))
         caret = " " * (len(gutter) - 2) + "| " + " " * max(0, offset) + "^" + "~" * (width - 1)

@@ -20,12 +20,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-STOP_WORDS = frozenset("""
+STOP_WORDS = frozenset(
+    """
 a an the and or but if so as of to in on at by for with from into about
 is was are were be been am do did does has had have
 i you he she it we they me him her us them my your his its our their
 this that these those not no there then
-""".split())
+""".split()
+)
 
 SENTENCE_END = ".!?…"
 CLOSERS = "\"'”’)]}»"
@@ -55,8 +57,13 @@ def spelling_scheme(pieces: Iterable[str]) -> str:
     """How a tokenizer spells its pieces ("sentencepiece", "bytelevel" or "plain"), guessed
     once from many of them."""
     sample = "".join(pieces)
-    return ("sentencepiece" if "▁" in sample else
-            "bytelevel" if "Ġ" in sample or "Ċ" in sample else "plain")
+    return (
+        "sentencepiece"
+        if "▁" in sample
+        else "bytelevel"
+        if "Ġ" in sample or "Ċ" in sample
+        else "plain"
+    )
 
 
 def normalise_token(raw: str, scheme: str = "auto") -> str:
@@ -68,8 +75,9 @@ def normalise_token(raw: str, scheme: str = "auto") -> str:
     if scheme == "auto":
         if "▁" in raw or _HEX_BYTE.fullmatch(raw):
             scheme = "sentencepiece"
-        elif any(c in raw for c in "ĠĊĉ") or any(c in _byte_decoder() and ord(c) > 0xFF
-                                                    for c in raw):
+        elif any(c in raw for c in "ĠĊĉ") or any(
+            c in _byte_decoder() and ord(c) > 0xFF for c in raw
+        ):
             scheme = "bytelevel"
         else:
             scheme = "plain"
@@ -155,8 +163,14 @@ TOKEN_TESTS: dict[str, Callable[[str], bool]] = {
 # ----------------------------------------------------------------- structure
 
 #: Per-token layout properties that `structure` reads, in the order of `layout_flags`.
-LAYOUT_FLAGS = ("lead_space", "trail_space", "all_space", "has_newline", "ends_sentence",
-                "closer_only")
+LAYOUT_FLAGS = (
+    "lead_space",
+    "trail_space",
+    "all_space",
+    "has_newline",
+    "ends_sentence",
+    "closer_only",
+)
 
 
 def layout_flags(text: str) -> tuple[bool, ...]:
@@ -188,8 +202,13 @@ def structure(flags: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, ...]:
     last = np.full(keys.max() + 1 if n else 1, -1, np.int64)
     word, start_w, start_s, pending = -1, 0, 0, False
     for i in range(n):
-        lead, space, newline, ends, closer = (flags[i, 0], flags[i, 2], flags[i, 3],
-                                              flags[i, 4], flags[i, 5])
+        lead, space, newline, ends, closer = (
+            flags[i, 0],
+            flags[i, 2],
+            flags[i, 3],
+            flags[i, 4],
+            flags[i, 5],
+        )
         after_space = i > 0 and flags[i - 1, 1]
         if i == 0 or lead or after_space:
             word += 1

@@ -38,7 +38,7 @@ def _tok_equal(a: str | None, b: str | None) -> bool:
     return a is not None and b is not None and _key(a) == _key(b)
 
 
-class _Run:
+class _Call:
     """Per-call state: the sequence, its features and the output rows."""
 
     __slots__ = ("features", "n", "out", "structure", "texts")
@@ -51,7 +51,7 @@ class _Run:
         self.structure = {name: getattr(features, name).tolist() for name in STRUCTURAL}
 
 
-class _Compiler:
+class _ClosureBuilder:
     """Checked tree → closures taking `env` (locals, plus the run under key 0)."""
 
     def __init__(self, checked: Checked) -> None:
@@ -260,12 +260,12 @@ class _Compiler:
 
 @functools.lru_cache(maxsize=256)
 def _compiled(checked: Checked) -> Closure:
-    return _Compiler(checked).block(checked.function.body)
+    return _ClosureBuilder(checked).block(checked.function.body)
 
 
 def interpret_raw(checked: Checked, features: SequenceFeatures) -> np.ndarray:
     """The output matrix exactly as the program leaves it, before normalisation."""
-    run = _Run(features)
+    run = _Call(features)
     _compiled(checked)({0: run})
     return np.array(run.out, dtype=np.float64).reshape(run.n, run.n)
 

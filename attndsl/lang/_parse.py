@@ -59,10 +59,15 @@ _KEYWORD_HINTS = {
 _SOFT_KEYWORDS = ("match",)
 
 _CHAR_HINTS = {
-    ".": ("attribute", "attribute access (`x.y`) is not allowed: there are no methods or "
-          "modules; call a builtin instead, e.g. is_upper(t)"),
-    "{": ("literal", "dict and set literals are not allowed; compare tokens with "
-          "`t in (\".\", \"!\")`"),
+    ".": (
+        "attribute",
+        "attribute access (`x.y`) is not allowed: there are no methods or "
+        "modules; call a builtin instead, e.g. is_upper(t)",
+    ),
+    "{": (
+        "literal",
+        'dict and set literals are not allowed; compare tokens with `t in (".", "!")`',
+    ),
     "}": ("literal", "dict and set literals are not allowed"),
     "&": ("operator", "bitwise operators are not allowed; use `and`, `or`, `not` on bools"),
     "|": ("operator", "bitwise operators are not allowed; use `and`, `or`, `not` on bools"),
@@ -77,33 +82,56 @@ _CHAR_HINTS = {
 }
 
 _TERMINAL_NAMES = {
-    "NAME": "a name", "INT": "a number", "FLOAT": "a number", "STRING": "a string",
-    "_NL": "end of line", "_INDENT": "an indented block", "_DEDENT": "end of block",
-    "$END": "end of program", "LPAR": "'('", "RPAR": "')'", "LSQB": "'['", "RSQB": "']'",
-    "COLON": "':'", "COMMA": "','", "EQUAL": "'='", "DEF": "'def'",
+    "NAME": "a name",
+    "INT": "a number",
+    "FLOAT": "a number",
+    "STRING": "a string",
+    "_NL": "end of line",
+    "_INDENT": "an indented block",
+    "_DEDENT": "end of block",
+    "$END": "end of program",
+    "LPAR": "'('",
+    "RPAR": "')'",
+    "LSQB": "'['",
+    "RSQB": "']'",
+    "COLON": "':'",
+    "COMMA": "','",
+    "EQUAL": "'='",
+    "DEF": "'def'",
 }
 
 
-def _err(message: str, rule: str, line: int, column: int, width: int, filename: str,
-         source: str) -> ParseError:
-    return ParseError(message, rule=rule, line=line, column=column, end_column=column + width,
-                      filename=filename, excerpt=excerpt_of(source, line))
+def _err(
+    message: str, rule: str, line: int, column: int, width: int, filename: str, source: str
+) -> ParseError:
+    return ParseError(
+        message,
+        rule=rule,
+        line=line,
+        column=column,
+        end_column=column + width,
+        filename=filename,
+        excerpt=excerpt_of(source, line),
+    )
 
 
 # ------------------------------------------------------------------ reading text
 
 
 #: Bidirectional formatting characters, which make text display in another order than it is.
-_BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
-                  "\u2066\u2067\u2068\u2069")
+_BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
 def _forbidden_char(char: str) -> bool:
     """C0 and C1 controls but newline and tab, DEL, line and paragraph separators, bidi:
     refused anywhere in a program's text, and in the value of any string literal."""
     code = ord(char)
-    return ((code < 0x20 and char not in "\n\t") or 0x7F <= code <= 0x9F
-            or char in "\u2028\u2029" or char in _BIDI)
+    return (
+        (code < 0x20 and char not in "\n\t")
+        or 0x7F <= code <= 0x9F
+        or char in "\u2028\u2029"
+        or char in _BIDI
+    )
 
 
 def read_source(data: str | bytes, filename: str = "<program>") -> str:
@@ -114,46 +142,99 @@ def read_source(data: str | bytes, filename: str = "<program>") -> str:
         head = raw[:MAX_SOURCE_BYTES].decode("utf-8", "replace")
         line = head.count("\n") + 1
         column = len(head) - (head.rfind("\n") + 1) + 1
-        raise ProgramError([_err(
-            f"program too long: {len(raw):,} bytes, the limit is {MAX_SOURCE_BYTES:,}; "
-            "a program is one small function", "too-long", line, column, 1, filename, "")])
+        raise ProgramError(
+            [
+                _err(
+                    f"program too long: {len(raw):,} bytes, the limit is {MAX_SOURCE_BYTES:,}; "
+                    "a program is one small function",
+                    "too-long",
+                    line,
+                    column,
+                    1,
+                    filename,
+                    "",
+                )
+            ]
+        )
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         head = raw[: exc.start].decode("utf-8", "replace")
         line = head.count("\n") + 1
         column = len(head) - (head.rfind("\n") + 1) + 1
-        raise ProgramError([_err(
-            f"not UTF-8 text: byte 0x{raw[exc.start]:02x} cannot be decoded; programs are "
-            "plain UTF-8 Python source", "encoding", line, column, 1, filename,
-            head.rsplit("\n", 1)[-1])]) from None
+        raise ProgramError(
+            [
+                _err(
+                    f"not UTF-8 text: byte 0x{raw[exc.start]:02x} cannot be decoded; programs are "
+                    "plain UTF-8 Python source",
+                    "encoding",
+                    line,
+                    column,
+                    1,
+                    filename,
+                    head.rsplit("\n", 1)[-1],
+                )
+            ]
+        ) from None
     text = text.removeprefix("\ufeff").replace("\r\n", "\n")
     errors: list[SourceError] = []
     for number, line_text in enumerate(text.split("\n"), start=1):
         indent = len(line_text) - len(line_text.lstrip(" \t"))
         if "\t" in line_text[:indent]:
             column = line_text.index("\t") + 1
-            errors.append(_err("tab in indentation: indent with spaces (4 per level), not tabs",
-                               "tabs", number, column, 1, filename, text))
+            errors.append(
+                _err(
+                    "tab in indentation: indent with spaces (4 per level), not tabs",
+                    "tabs",
+                    number,
+                    column,
+                    1,
+                    filename,
+                    text,
+                )
+            )
         for column, char in enumerate(line_text, start=1):
             if _forbidden_char(char) or 0xD800 <= ord(char) < 0xE000:
-                errors.append(_err(f"control character U+{ord(char):04X} is not allowed in a "
-                                   "program (comments included)", "encoding", number, column,
-                                   1, filename, text))
+                errors.append(
+                    _err(
+                        f"control character U+{ord(char):04X} is not allowed in a "
+                        "program (comments included)",
+                        "encoding",
+                        number,
+                        column,
+                        1,
+                        filename,
+                        text,
+                    )
+                )
                 break
     if errors:
         raise ProgramError(errors)
     _screen_layout(text, filename)
-    if not text.strip() or all(not ln.strip() or ln.lstrip().startswith("#")
-                               for ln in text.split("\n")):
-        raise ProgramError([_err("empty program: expected one function, "
-                                 "`def head(tokens): ...`", "empty", 1, 1, 1, filename, text)])
+    if not text.strip() or all(
+        not ln.strip() or ln.lstrip().startswith("#") for ln in text.split("\n")
+    ):
+        raise ProgramError(
+            [
+                _err(
+                    "empty program: expected one function, `def head(tokens): ...`",
+                    "empty",
+                    1,
+                    1,
+                    1,
+                    filename,
+                    text,
+                )
+            ]
+        )
     return text
 
 
 _STRINGS_AND_COMMENTS = re.compile(
     r"\"\"\"(?:[^\\]|\\.)*?(?:\"\"\"|$)|'\'\'(?:[^\\]|\\.)*?(?:'\'\'|$)"
-    r"|\"(?:[^\"\\\n]|\\.)*\"?|'(?:[^'\\\n]|\\.)*'?|#[^\n]*", re.S)
+    r"|\"(?:[^\"\\\n]|\\.)*\"?|'(?:[^'\\\n]|\\.)*'?|#[^\n]*",
+    re.S,
+)
 MAX_BRACKETS = 200  # CPython's own limit on nested brackets
 
 
@@ -166,9 +247,19 @@ def _screen_layout(text: str, filename: str) -> None:
         if line.strip():
             if line[0] == " ":
                 column = len(line) - len(line.lstrip(" ")) + 1
-                raise ProgramError([_err("unexpected indentation: the `def` line starts at "
-                                         "column 1", "indentation", number, column, 1,
-                                         filename, text)])
+                raise ProgramError(
+                    [
+                        _err(
+                            "unexpected indentation: the `def` line starts at column 1",
+                            "indentation",
+                            number,
+                            column,
+                            1,
+                            filename,
+                            text,
+                        )
+                    ]
+                )
             break
     depth = 0
     for number, line in enumerate(lines, start=1):
@@ -176,15 +267,37 @@ def _screen_layout(text: str, filename: str) -> None:
             if char in "([{":
                 depth += 1
                 if depth > MAX_BRACKETS:
-                    raise ProgramError([_err(
-                        f"brackets nested over {MAX_BRACKETS} deep; split the expression "
-                        "with local variables", "too-deep", number, column, 1, filename, text)])
+                    raise ProgramError(
+                        [
+                            _err(
+                                f"brackets nested over {MAX_BRACKETS} deep; split the expression "
+                                "with local variables",
+                                "too-deep",
+                                number,
+                                column,
+                                1,
+                                filename,
+                                text,
+                            )
+                        ]
+                    )
             elif char in ")]}":
                 depth = max(0, depth - 1)
     if code.rstrip(" \n").endswith("\\"):
         last = text.rstrip(" \n").split("\n")
-        raise ProgramError([_err("a backslash continues a line, but nothing follows it",
-                                 "syntax", len(last), len(last[-1]), 1, filename, text)])
+        raise ProgramError(
+            [
+                _err(
+                    "a backslash continues a line, but nothing follows it",
+                    "syntax",
+                    len(last),
+                    len(last[-1]),
+                    1,
+                    filename,
+                    text,
+                )
+            ]
+        )
 
 
 # ------------------------------------------------------------- syntax errors
@@ -210,19 +323,34 @@ def _syntax_error(exc: UnexpectedInput, source: str, filename: str) -> ParseErro
     if second_def:
         number, at = second_def
         if at > 1:
-            return _err("nested functions are not allowed; a program is one function",
-                        "nested-def", number, at, 3, filename, source)
-        return _err("a program is exactly one function; remove the second `def`",
-                    "second-def", number, at, 3, filename, source)
+            return _err(
+                "nested functions are not allowed; a program is one function",
+                "nested-def",
+                number,
+                at,
+                3,
+                filename,
+                source,
+            )
+        return _err(
+            "a program is exactly one function; remove the second `def`",
+            "second-def",
+            number,
+            at,
+            3,
+            filename,
+            source,
+        )
     found = _keyword_on_line(source, line, column)
     if found:
         word, at = found
         return _err(_KEYWORD_HINTS[word], "forbidden", line, at, len(word), filename, source)
     if isinstance(exc, UnexpectedCharacters):
         char = source.split("\n")[line - 1][column - 1] if text else ""
-        if text[column - 1:column + 2] == "...":
-            return _err("`...` is not a value; write a number", "literal", line, column, 3,
-                        filename, source)
+        if text[column - 1 : column + 2] == "...":
+            return _err(
+                "`...` is not a value; write a number", "literal", line, column, 3, filename, source
+            )
         rule, message = _CHAR_HINTS.get(char, ("syntax", f"unexpected character {char!r}"))
         return _err(message, rule, line, column, 1, filename, source)
     token = getattr(exc, "token", None)
@@ -231,55 +359,160 @@ def _syntax_error(exc: UnexpectedInput, source: str, filename: str) -> ParseErro
     before = text[: column - 1].rstrip()
     width = max(1, len(value))
     if kind == "STRING" and re.search(r"(?<![\w])[rRbBuUfF]{1,2}$", before):
-        return _err("string prefixes (f-strings, raw and byte strings) are not allowed; "
-                    "write a plain string literal", "string", line, column - 1, 2,
-                    filename, source)
-    if kind == "COLON" and text[column:column + 1] == "=":
-        return _err("`:=` is not allowed; assign on a line of its own", "operator",
-                    line, column, 2, filename, source)
-    if text.lstrip().startswith("def ") and kind in ("EQUAL", "STAR", "__ANON_0", "SLASH",
-                                                      "LPAR", "INT", "STRING", "FLOAT"):
-        return _err("a program takes one plain parameter, the tokens: `def head(tokens):`",
-                    "params", line, column, width, filename, source)
+        return _err(
+            "string prefixes (f-strings, raw and byte strings) are not allowed; "
+            "write a plain string literal",
+            "string",
+            line,
+            column - 1,
+            2,
+            filename,
+            source,
+        )
+    if kind == "COLON" and text[column : column + 1] == "=":
+        return _err(
+            "`:=` is not allowed; assign on a line of its own",
+            "operator",
+            line,
+            column,
+            2,
+            filename,
+            source,
+        )
+    if text.lstrip().startswith("def ") and kind in (
+        "EQUAL",
+        "STAR",
+        "__ANON_0",
+        "SLASH",
+        "LPAR",
+        "INT",
+        "STRING",
+        "FLOAT",
+    ):
+        return _err(
+            "a program takes one plain parameter, the tokens: `def head(tokens):`",
+            "params",
+            line,
+            column,
+            width,
+            filename,
+            source,
+        )
     if kind == "LSQB":
         if before.endswith("]"):
-            return _err("index the output as `out[i, j]`, not `out[i][j]`", "subscript",
-                        line, column, 1, filename, source)
-        return _err("list literals and comprehensions are not allowed; loop with "
-                    "`for v in range(...)` instead", "literal", line, column, 1, filename, source)
+            return _err(
+                "index the output as `out[i, j]`, not `out[i][j]`",
+                "subscript",
+                line,
+                column,
+                1,
+                filename,
+                source,
+            )
+        return _err(
+            "list literals and comprehensions are not allowed; loop with "
+            "`for v in range(...)` instead",
+            "literal",
+            line,
+            column,
+            1,
+            filename,
+            source,
+        )
     if kind == "STAR" and before.endswith("*"):
-        return _err("`**` is not allowed; multiply, or write exp(y * log(x))", "operator",
-                    line, column - 1, 2, filename, source)
+        return _err(
+            "`**` is not allowed; multiply, or write exp(y * log(x))",
+            "operator",
+            line,
+            column - 1,
+            2,
+            filename,
+            source,
+        )
     if kind in ("LESSTHAN", "MORETHAN") and before.endswith(value):
-        return _err("bitwise shifts are not allowed; use `*` or `//`", "operator",
-                    line, column - 1, 2, filename, source)
+        return _err(
+            "bitwise shifts are not allowed; use `*` or `//`",
+            "operator",
+            line,
+            column - 1,
+            2,
+            filename,
+            source,
+        )
     if kind == "COLON" and text.count("[", 0, column) > text.count("]", 0, column):
-        return _err("slices are not allowed; index one position at a time", "slice",
-                    line, column, 1, filename, source)
+        return _err(
+            "slices are not allowed; index one position at a time",
+            "slice",
+            line,
+            column,
+            1,
+            filename,
+            source,
+        )
     if kind == "COLON" and text.lstrip().startswith("def "):
-        return _err("type annotations are not allowed; write `def head(tokens):`",
-                    "annotation", line, column, 1, filename, source)
+        return _err(
+            "type annotations are not allowed; write `def head(tokens):`",
+            "annotation",
+            line,
+            column,
+            1,
+            filename,
+            source,
+        )
     if kind == "MORETHAN" and before.endswith("-"):
-        return _err("return annotations are not allowed; write `def head(tokens):`",
-                    "annotation", line, column - 1, 2, filename, source)
+        return _err(
+            "return annotations are not allowed; write `def head(tokens):`",
+            "annotation",
+            line,
+            column - 1,
+            2,
+            filename,
+            source,
+        )
     at = line + 1 if kind in ("_DEDENT", "_NL") else line
     if "_INDENT" in getattr(exc, "expected", ()) or _missing_block(source, at):
-        return _err("expected an indented block: indent the body of the line ending in `:` by "
-                    "4 more spaces (write `pass` for an empty body)", "indentation", at,
-                    1, 1, filename, source)
+        return _err(
+            "expected an indented block: indent the body of the line ending in `:` by "
+            "4 more spaces (write `pass` for an empty body)",
+            "indentation",
+            at,
+            1,
+            1,
+            filename,
+            source,
+        )
     if kind == "_INDENT":
         return _err("unexpected indentation", "indentation", line, column, 1, filename, source)
     if kind == "$END" or isinstance(exc, UnexpectedEOF):
         lines = source.rstrip("\n").split("\n")
-        return _err("unexpected end of program: a block or expression is unfinished",
-                    "syntax", len(lines), len(lines[-1]) + 1, 1, filename, source)
+        return _err(
+            "unexpected end of program: a block or expression is unfinished",
+            "syntax",
+            len(lines),
+            len(lines[-1]) + 1,
+            1,
+            filename,
+            source,
+        )
     before_def = not any(ln.startswith("def ") for ln in source.split("\n")[: line - 1])
     if before_def and not text.lstrip().startswith("def"):
-        return _err("a program is one function definition, `def head(tokens): ...`; "
-                    "nothing may stand outside it", "not-a-function", line, column, width,
-                    filename, source)
-    expected = sorted({_TERMINAL_NAMES.get(t, f"'{_literal_of(t)}'")
-                       for t in getattr(exc, "expected", ()) if not t.startswith("__")})
+        return _err(
+            "a program is one function definition, `def head(tokens): ...`; "
+            "nothing may stand outside it",
+            "not-a-function",
+            line,
+            column,
+            width,
+            filename,
+            source,
+        )
+    expected = sorted(
+        {
+            _TERMINAL_NAMES.get(t, f"'{_literal_of(t)}'")
+            for t in getattr(exc, "expected", ())
+            if not t.startswith("__")
+        }
+    )
     shown = ", ".join(expected[:6]) + (", ..." if len(expected) > 6 else "")
     what = {"_NL": "end of line", "_DEDENT": "end of block"}.get(kind, f"'{value}'")
     message = f"unexpected {what}" + (f"; expected {shown}" if shown else "")
@@ -289,9 +522,11 @@ def _syntax_error(exc: UnexpectedInput, source: str, filename: str) -> ParseErro
 def _second_def(source: str) -> tuple[int, int] | None:
     """(line, column) of a `def` after the first one, outside strings and comments."""
     code = _STRINGS_AND_COMMENTS.sub(lambda m: re.sub(r"[^\n]", " ", m.group()), source)
-    found = [(number, len(text) - len(text.lstrip(" ")) + 1)
-             for number, text in enumerate(code.split("\n"), start=1)
-             if re.match(r"\s*def\b", text)]
+    found = [
+        (number, len(text) - len(text.lstrip(" ")) + 1)
+        for number, text in enumerate(code.split("\n"), start=1)
+        if re.match(r"\s*def\b", text)
+    ]
     return found[1] if len(found) > 1 else None
 
 
@@ -329,9 +564,16 @@ def _dedent_error(source: str, filename: str) -> ParseError:
             while indent < stack[-1]:
                 stack.pop()
             if indent != stack[-1]:
-                return _err(f"unindent to column {indent + 1} does not match any outer block; "
-                            "indent each block by 4 more spaces than the line that opens it",
-                            "indentation", number, indent + 1, 1, filename, source)
+                return _err(
+                    f"unindent to column {indent + 1} does not match any outer block; "
+                    "indent each block by 4 more spaces than the line that opens it",
+                    "indentation",
+                    number,
+                    indent + 1,
+                    1,
+                    filename,
+                    source,
+                )
         depth = max(0, depth + sum(code.count(c) for c in "([") - sum(code.count(c) for c in ")]"))
     return _err("inconsistent indentation", "indentation", 1, 1, 1, filename, source)
 
@@ -349,14 +591,20 @@ def _bad_ident(token: Token) -> str | None:
     text = str(token)
     if text.isidentifier():
         return None
-    bad = next((c for k, c in enumerate(text) if not text[:k + 1].isidentifier()), text[0])
-    return (f"{text!r} is not a Python name: {bad!r} (U+{ord(bad):04X}) cannot appear in one; "
-            "use letters, digits and underscores")
+    bad = next((c for k, c in enumerate(text) if not text[: k + 1].isidentifier()), text[0])
+    return (
+        f"{text!r} is not a Python name: {bad!r} (U+{ord(bad):04X}) cannot appear in one; "
+        "use letters, digits and underscores"
+    )
 
 
 def _pos(meta: object) -> A.Pos:
-    return A.Pos(getattr(meta, "line", 0), getattr(meta, "column", 0),
-                 getattr(meta, "end_line", 0), getattr(meta, "end_column", 0))
+    return A.Pos(
+        getattr(meta, "line", 0),
+        getattr(meta, "column", 0),
+        getattr(meta, "end_line", 0),
+        getattr(meta, "end_column", 0),
+    )
 
 
 def _tok_pos(token: Token) -> A.Pos:
@@ -374,8 +622,9 @@ class _Builder(Transformer_NonRecursive):
 
     def _error(self, message: str, rule: str, pos: A.Pos) -> None:
         width = pos.end_column - pos.column if pos.end_line == pos.line else 1
-        self.errors.append(_err(message, rule, pos.line, pos.column, max(width, 1),
-                                self.filename, self.source))
+        self.errors.append(
+            _err(message, rule, pos.line, pos.column, max(width, 1), self.filename, self.source)
+        )
 
     def _ident(self, token: Token) -> str:
         problem = _bad_ident(token)
@@ -416,8 +665,11 @@ class _Builder(Transformer_NonRecursive):
             return A.Assign(target.id, value, pos)
         if isinstance(target, A.Subscript):
             return A.Store(target.name, target.indices, op, value, pos)
-        self._error("can only assign to a local name or to an output entry `out[a, b]`",
-                    "assign-target", target.pos)
+        self._error(
+            "can only assign to a local name or to an output entry `out[a, b]`",
+            "assign-target",
+            target.pos,
+        )
         return A.Pass(pos)
 
     def expr_stmt(self, meta, children):
@@ -451,8 +703,12 @@ class _Builder(Transformer_NonRecursive):
     def for_stmt(self, meta, children):
         targets, iterable, body = children
         if len(targets) != 1:
-            self._error("a loop has one variable: `for i in range(n)`; unpacking such as "
-                        "`for i, t in enumerate(tokens)` is not allowed", "loop", _pos(meta))
+            self._error(
+                "a loop has one variable: `for i in range(n)`; unpacking such as "
+                "`for i, t in enumerate(tokens)` is not allowed",
+                "loop",
+                _pos(meta),
+            )
         return A.For(targets[0], iterable, body, _pos(meta))
 
     def targets(self, meta, children):
@@ -488,8 +744,12 @@ class _Builder(Transformer_NonRecursive):
         for op, right in zip(children[1::2], children[2::2]):
             start = result.pos
             end = right.pos
-            result = A.BinOp(str(op.children[0]), result, right,
-                             A.Pos(start.line, start.column, end.end_line, end.end_column))
+            result = A.BinOp(
+                str(op.children[0]),
+                result,
+                right,
+                A.Pos(start.line, start.column, end.end_line, end.end_column),
+            )
         return result
 
     def call(self, meta, children):
@@ -513,8 +773,11 @@ class _Builder(Transformer_NonRecursive):
         token = children[0]
         value = int(token) if len(token) <= MAX_INT_DIGITS else INT64_MAX + 1
         if value > INT64_MAX:
-            self._error(f"integer literal {token[:20]} is too large; ints are 64-bit",
-                        "literal", _tok_pos(token))
+            self._error(
+                f"integer literal {token[:20]} is too large; ints are 64-bit",
+                "literal",
+                _tok_pos(token),
+            )
             value = 0
         return A.Const(value, _tok_pos(token))
 
@@ -537,10 +800,14 @@ class _Builder(Transformer_NonRecursive):
             value = ""
         bad = next((c for c in value if _forbidden_char(c)), None)
         if bad is not None:
-            self._error(f"string literal holds the control character U+{ord(bad):04X} "
-                        f"({unicodedata.name(bad, 'a control character')}); strings may hold "
-                        "newlines and tabs but no other control, line-separator or "
-                        "bidirectional characters", "string", _tok_pos(token))
+            self._error(
+                f"string literal holds the control character U+{ord(bad):04X} "
+                f"({unicodedata.name(bad, 'a control character')}); strings may hold "
+                "newlines and tabs but no other control, line-separator or "
+                "bidirectional characters",
+                "string",
+                _tok_pos(token),
+            )
             value = ""
         return A.Str(value, _tok_pos(token))
 
@@ -557,8 +824,9 @@ def _check_size(fn: A.Function, source: str, filename: str) -> None:
     (the string tuple of `in` is exempt: it compiles to one lookup whatever its length)."""
 
     def fail(message: str, node: A.Node) -> ProgramError:
-        return ProgramError([_err(message, "too-big", node.pos.line, node.pos.column, 1,
-                                  filename, source)])
+        return ProgramError(
+            [_err(message, "too-big", node.pos.line, node.pos.column, 1, filename, source)]
+        )
 
     stack: list[tuple[A.Node, int, A.Node]] = [(fn, 0, fn)]
     count = 0
@@ -566,18 +834,40 @@ def _check_size(fn: A.Function, source: str, filename: str) -> None:
         node, depth, outer = stack.pop()
         count += 1
         if depth > MAX_NESTING:
-            raise ProgramError([_err(f"nested too deeply (over {MAX_NESTING} levels); split "
-                                     "the expression with local variables", "too-deep",
-                                     outer.pos.line, outer.pos.column, 1, filename, source)])
+            raise ProgramError(
+                [
+                    _err(
+                        f"nested too deeply (over {MAX_NESTING} levels); split "
+                        "the expression with local variables",
+                        "too-deep",
+                        outer.pos.line,
+                        outer.pos.column,
+                        1,
+                        filename,
+                        source,
+                    )
+                ]
+            )
         if count > MAX_NODES:
-            raise fail(f"program too big: over {MAX_NODES} syntax nodes; a program is one "
-                       "small function", node)
-        operands = (node.values if isinstance(node, A.BoolOp)
-                    else node.operands if isinstance(node, A.Compare)
-                    else node.args if isinstance(node, A.Call) else ())
+            raise fail(
+                f"program too big: over {MAX_NODES} syntax nodes; a program is one small function",
+                node,
+            )
+        operands = (
+            node.values
+            if isinstance(node, A.BoolOp)
+            else node.operands
+            if isinstance(node, A.Compare)
+            else node.args
+            if isinstance(node, A.Call)
+            else ()
+        )
         if len(operands) > MAX_OPERANDS:
-            raise fail(f"{len(operands)} operands in one expression; the limit is "
-                       f"{MAX_OPERANDS}: split it with local variables", node)
+            raise fail(
+                f"{len(operands)} operands in one expression; the limit is "
+                f"{MAX_OPERANDS}: split it with local variables",
+                node,
+            )
         if isinstance(node, A.Tuple):
             continue
         for child in node.children():

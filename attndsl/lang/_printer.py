@@ -24,8 +24,11 @@ def _precedence(e: A.Expr) -> int:
         return _BINARY[e.op]
     if isinstance(e, A.Const) and e.value == INT64_MIN and type(e.value) is int:
         return _ATOM  # printed in parentheses: 2**63 itself is not an int64 literal
-    if isinstance(e, A.Const) and not isinstance(e.value, bool) and (
-            e.value < 0 or str(e.value).startswith("-")):
+    if (
+        isinstance(e, A.Const)
+        and not isinstance(e.value, bool)
+        and (e.value < 0 or str(e.value).startswith("-"))
+    ):
         return 8
     return _ATOM
 
@@ -93,8 +96,12 @@ def _expr(e: A.Expr) -> str:
 
 
 def _docstring(doc: str) -> str:
-    if '"""' in doc or "\\" in doc or doc.endswith('"') or any(
-            ord(c) < 32 and c != "\n" for c in doc):
+    if (
+        '"""' in doc
+        or "\\" in doc
+        or doc.endswith('"')
+        or any(ord(c) < 32 and c != "\n" for c in doc)
+    ):
         return string_literal(doc)
     return f'"""{doc}"""'
 

@@ -40,9 +40,7 @@ class Program:
     def trusted(cls, source: str, filename: str = "<program>") -> Program:
         """A program whose source is canonical already (as the run directory stores them):
         parsed and checked, and its own canonical form rather than canonicalised again."""
-        program = cls.from_source(source, filename)
-        program.__dict__["canonical"] = program
-        return program
+        return _own_canonical(cls.from_source(source, filename))
 
     @classmethod
     def load(cls, path: str | Path) -> Program:
@@ -82,8 +80,9 @@ class Program:
 
     @functools.cached_property
     def canonical(self) -> Program:
-        """The canonical form (itself canonical: `p.canonical.canonical` prints the same)."""
-        return canonicalise(self)
+        """The canonical form; it is its own canonical form (not canonicalised again:
+        `canonicalise` does that, and the tests check that it changes nothing)."""
+        return _own_canonical(canonicalise(self))
 
     @property
     def text(self) -> str:
@@ -117,3 +116,9 @@ def load(source: str | bytes | Path, filename: str | None = None) -> Program:
 def canonicalise(program: Program) -> Program:
     """The canonical `Program` equal in meaning to `program` (computed afresh)."""
     return Program.from_source(canonical_text(program.checked), program.filename)
+
+
+def _own_canonical(program: Program) -> Program:
+    """Mark a program whose text is canonical as its own canonical form."""
+    program.__dict__["canonical"] = program
+    return program

@@ -33,6 +33,7 @@ from ._registry import (
     pull,
 )
 from ._sample import CORPUS_FILE, sample_stories
+from ._tokens import Ids, encode, padded
 
 if TYPE_CHECKING:
     from ._perplexity import (
@@ -46,9 +47,18 @@ if TYPE_CHECKING:
     )
     from ._replace import Patterns, recording, replaced
 
-_TORCH = {name: "._perplexity" for name in (
-    "fixed_patterns", "head_costs", "head_means", "kernel_patterns", "mean_patterns",
-    "perplexity", "perplexity_table")}
+_TORCH = {
+    name: "._perplexity"
+    for name in (
+        "fixed_patterns",
+        "head_costs",
+        "head_means",
+        "kernel_patterns",
+        "mean_patterns",
+        "perplexity",
+        "perplexity_table",
+    )
+}
 _TORCH.update(dict.fromkeys(("Patterns", "recording", "replaced"), "._replace"))
 __getattr__ = lazy_exports(__name__, _TORCH)
 
@@ -62,11 +72,13 @@ __all__ = [
     "CorpusError",
     "Head",
     "HeadSpecError",
+    "Ids",
     "ModelError",
     "ModelFacts",
     "Patterns",
     "as_layers",
     "describe",
+    "encode",
     "extract",
     "fingerprint",
     "fixed_patterns",
@@ -81,6 +93,7 @@ __all__ = [
     "load_model",
     "load_tokenizer",
     "mean_patterns",
+    "padded",
     "parse_heads",
     "perplexity",
     "perplexity_table",

@@ -80,11 +80,13 @@ def _json_lines(text: str, path: Path, field: str) -> list[str]:
         try:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise CorpusError(f"{path}:{number}: not JSON Lines: {exc.msg} at column "
-                              f"{exc.colno}") from None
+            raise CorpusError(
+                f"{path}:{number}: not JSON Lines: {exc.msg} at column {exc.colno}"
+            ) from None
         if not isinstance(record, dict) or not isinstance(record.get(field), str):
-            raise CorpusError(f'{path}:{number}: each line must be an object with a "{field}" '
-                              "string")
+            raise CorpusError(
+                f'{path}:{number}: each line must be an object with a "{field}" string'
+            )
         if record[field].strip():
             documents.append(record[field].strip())
     return documents
@@ -96,8 +98,10 @@ def _dataset_documents(spec: str, source: str, field: str) -> list[str]:
     try:
         import datasets
     except ImportError:
-        raise CorpusError(f"{spec}: reading a Hugging Face dataset needs the datasets "
-                          "package: pip install 'attndsl[hf]'") from None
+        raise CorpusError(
+            f"{spec}: reading a Hugging Face dataset needs the datasets "
+            "package: pip install 'attndsl[hf]'"
+        ) from None
     name, split = source, ""
     if ":" in source and not Path(source).is_dir():
         name, split = source.split(":", 1)
@@ -105,32 +109,38 @@ def _dataset_documents(spec: str, source: str, field: str) -> list[str]:
         try:
             data = datasets.load_from_disk(name)
         except (OSError, ValueError) as exc:
-            raise CorpusError(f"{name}: not a dataset folder written by datasets' "
-                              f"save_to_disk ({exc})") from None
+            raise CorpusError(
+                f"{name}: not a dataset folder written by datasets' save_to_disk ({exc})"
+            ) from None
     else:
         try:
             data = datasets.load_dataset(name, split=split or "train")
         except Exception as exc:
-            raise CorpusError(f"{spec}: could not reach the Hugging Face dataset '{name}' "
-                              f"({type(exc).__name__}: {exc}); with no network, use a local "
-                              "corpus: a .jsonl or .txt file, or a folder written by "
-                              "datasets' save_to_disk") from None
+            raise CorpusError(
+                f"{spec}: could not reach the Hugging Face dataset '{name}' "
+                f"({type(exc).__name__}: {exc}); with no network, use a local "
+                "corpus: a .jsonl or .txt file, or a folder written by "
+                "datasets' save_to_disk"
+            ) from None
     if isinstance(data, datasets.DatasetDict):
         splits = [str(name) for name in data]
-        chosen = split or ("train" if "train" in splits else splits[0] if len(splits) == 1
-                           else None)
+        chosen = split or (
+            "train" if "train" in splits else splits[0] if len(splits) == 1 else None
+        )
         if chosen not in splits:
-            raise CorpusError(f"{spec}: choose a split with {spec}:SPLIT; the dataset has "
-                              f"{', '.join(splits)}")
+            raise CorpusError(
+                f"{spec}: choose a split with {spec}:SPLIT; the dataset has {', '.join(splits)}"
+            )
         data = data[chosen]
     if field not in data.column_names:
-        raise CorpusError(f"{spec}: the dataset has no '{field}' column (it has "
-                          f"{', '.join(data.column_names)}); name one with --text-field")
+        raise CorpusError(
+            f"{spec}: the dataset has no '{field}' column (it has "
+            f"{', '.join(data.column_names)}); name one with --text-field"
+        )
     documents = []
     for row, value in enumerate(data[field]):
         if not isinstance(value, str):
-            raise CorpusError(f"{spec}: row {row}: '{field}' is {type(value).__name__}, not "
-                              "text")
+            raise CorpusError(f"{spec}: row {row}: '{field}' is {type(value).__name__}, not text")
         if value.strip():
             documents.append(value.strip())
     if not documents:
@@ -147,8 +157,9 @@ def token_counter(tokenizer: Any) -> tuple[Callable[[str], int], Callable[[str, 
 
     def cut(text: str, budget: int) -> str:
         try:
-            spans = tokenizer(text, add_special_tokens=False,
-                              return_offsets_mapping=True)["offset_mapping"]
+            spans = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)[
+                "offset_mapping"
+            ]
         except NotImplementedError:  # a slow tokenizer: decode the first ids
             ids = tokenizer(text, add_special_tokens=False)["input_ids"]
             return tokenizer.decode(ids[:budget])
@@ -164,18 +175,25 @@ def sentences(document: str) -> list[str]:
     the same line, continues the sentence: `"Hi!" said Tom.` is one sentence."""
     found: list[str] = []
     for piece in _SENTENCE.findall(document):
-        if (found and piece[:1].islower() and found[-1].rstrip(" ").endswith(_QUOTES)
-                and not found[-1].endswith("\n")):
+        if (
+            found
+            and piece[:1].islower()
+            and found[-1].rstrip(" ").endswith(_QUOTES)
+            and not found[-1].endswith("\n")
+        ):
             found[-1] += piece
         elif piece:
             found.append(piece)
     return found
 
 
-def passages(documents: Sequence[str], max_tokens: int,
-             count_tokens: Callable[[str], int] | None = None,
-             cut: Callable[[str, int], str] | None = None,
-             pack: bool = False) -> list[Passage]:
+def passages(
+    documents: Sequence[str],
+    max_tokens: int,
+    count_tokens: Callable[[str], int] | None = None,
+    cut: Callable[[str, int], str] | None = None,
+    pack: bool = False,
+) -> list[Passage]:
     """Each sentence its own passage, or with `pack` whole sentences packed greedily into
     passages of at most `max_tokens` tokens.
 
@@ -200,8 +218,7 @@ def passages(documents: Sequence[str], max_tokens: int,
         if current.strip():
             found.append(Passage(doc_index, len(found), current.strip()))
     if cuts:
-        warnings.warn(f"{cuts} sentence(s) longer than {max_tokens} tokens were cut",
-                      stacklevel=2)
+        warnings.warn(f"{cuts} sentence(s) longer than {max_tokens} tokens were cut", stacklevel=2)
     return found
 
 
@@ -216,8 +233,7 @@ def spread(items: Sequence[T], count: int | None) -> list[T]:
     return [chosen[round(k * (len(chosen) - 1) / (count - 1))] for k in range(count)]
 
 
-def split_of(document_text: str, seed: int,
-             fractions: Sequence[float] = DEFAULT_FRACTIONS) -> str:
+def split_of(document_text: str, seed: int, fractions: Sequence[float] = DEFAULT_FRACTIONS) -> str:
     """The split ("fit", "select" or "test") a document belongs to, from a seeded hash of
     its text (stable across runs, machines and corpus order)."""
     digest = hashlib.sha256(f"{seed}\0{document_text}".encode()).digest()
@@ -230,13 +246,19 @@ def split_of(document_text: str, seed: int,
     return SPLITS[-1]
 
 
-def split_passages(documents: Sequence[str], found: Iterable[Passage], seed: int = 0,
-                   fractions: Sequence[float] = DEFAULT_FRACTIONS) -> dict[str, list[Passage]]:
+def split_passages(
+    documents: Sequence[str],
+    found: Iterable[Passage],
+    seed: int = 0,
+    fractions: Sequence[float] = DEFAULT_FRACTIONS,
+) -> dict[str, list[Passage]]:
     """Passages grouped by the split of their document: {"fit": [...], "select": [...],
     "test": [...]}."""
     if len(fractions) != 3 or any(f < 0 for f in fractions) or abs(sum(fractions) - 1) > 1e-9:
-        raise CorpusError(f"split fractions must be three non-negative numbers summing to 1, "
-                          f"not {tuple(fractions)}")
+        raise CorpusError(
+            f"split fractions must be three non-negative numbers summing to 1, "
+            f"not {tuple(fractions)}"
+        )
     names = [split_of(text, seed, fractions) for text in documents]
     result: dict[str, list[Passage]] = {name: [] for name in SPLITS}
     for passage in found:
@@ -244,9 +266,15 @@ def split_passages(documents: Sequence[str], found: Iterable[Passage], seed: int
     return result
 
 
-def split_texts(corpus: str | Path | None, model: str, tokenizer: Any, max_tokens: int,
-                seed: int = 0, text_field: str = "text",
-                pack: bool = False) -> dict[str, list[str]]:
+def split_texts(
+    corpus: str | Path | None,
+    model: str,
+    tokenizer: Any,
+    max_tokens: int,
+    seed: int = 0,
+    text_field: str = "text",
+    pack: bool = False,
+) -> dict[str, list[str]]:
     """Each split's passages of `corpus` (None: the shipped stories): sentences (or with
     `pack`, sentences packed together), counted by `model`'s tokenizer so that each fits
     `max_tokens` and the model's context."""
@@ -257,5 +285,7 @@ def split_texts(corpus: str | Path | None, model: str, tokenizer: Any, max_token
     count, cut = token_counter(tokenizer)
     budget = passage_budget(model, tokenizer, max_tokens)
     found = passages(documents, budget, count_tokens=count, cut=cut, pack=pack)
-    return {name: [p.text for p in chosen]
-            for name, chosen in split_passages(documents, found, seed=seed).items()}
+    return {
+        name: [p.text for p in chosen]
+        for name, chosen in split_passages(documents, found, seed=seed).items()
+    }

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from ..lang import AttnDslError, normalise_token, spelling_scheme
+from ._tokens import encode, padded
 
 FORMAT_VERSION = 1
 DTYPE = np.float16
@@ -72,8 +73,10 @@ class AttentionCache:
         except (OSError, json.JSONDecodeError) as exc:
             raise CacheError(f"{self.folder}: not an attention cache ({exc})") from None
         if self.manifest.get("version") != FORMAT_VERSION:
-            raise CacheError(f"{self.folder}: cache format {self.manifest.get('version')}, "
-                             f"this attndsl reads {FORMAT_VERSION}; extract again")
+            raise CacheError(
+                f"{self.folder}: cache format {self.manifest.get('version')}, "
+                f"this attndsl reads {FORMAT_VERSION}; extract again"
+            )
         self.layers, self.heads = self.manifest["layers"], self.manifest["heads"]
         self.records = _read_index(self.folder / "index.jsonl")
 
@@ -84,6 +87,10 @@ class AttentionCache:
     def scheme(self) -> str:
         """How the tokenizer spells word starts (`spelling_scheme` over every passage)."""
         return spelling_scheme(p for record in self.records for p in record.pieces)
+
+    def passage_ids(self) -> list[tuple[int, ...]]:
+        """Every passage's token ids, in passage order (as extracted: cut to `max_tokens`)."""
+        return [record.ids for record in self.records]
 
     def tokens(self, passage: int) -> list[str]:
         """The token texts of a passage, as programs see them."""
@@ -96,8 +103,10 @@ class AttentionCache:
             handle.seek(record.offset)
             data = handle.read(record.nbytes)
         if len(data) != record.nbytes or zlib.crc32(data) != record.crc:
-            raise CacheError(f"{self.folder}: passage {passage} fails its checksum; the cache "
-                             "is corrupt, extract again")
+            raise CacheError(
+                f"{self.folder}: passage {passage} fails its checksum; the cache "
+                "is corrupt, extract again"
+            )
         n = record.n
         lower = np.frombuffer(data, dtype=DTYPE).reshape(self.layers, self.heads, -1)
         full = np.zeros((self.layers, self.heads, n, n), dtype=np.float32)
@@ -113,8 +122,16 @@ def _read_index(path: Path) -> list[Record]:
     for number, line in enumerate(path.read_text().splitlines(), start=1):
         try:
             entry = json.loads(line)
-            records.append(Record(entry["index"], tuple(entry["ids"]), tuple(entry["pieces"]),
-                                  entry["offset"], entry["nbytes"], entry["crc"]))
+            records.append(
+                Record(
+                    entry["index"],
+                    tuple(entry["ids"]),
+                    tuple(entry["pieces"]),
+                    entry["offset"],
+                    entry["nbytes"],
+                    entry["crc"],
+                )
+            )
         except (json.JSONDecodeError, KeyError, TypeError):
             if number == len(path.read_text().splitlines()):
                 break  # a line cut short by a crash: that passage is extracted again
@@ -122,9 +139,16 @@ def _read_index(path: Path) -> list[Record]:
     return records
 
 
-def extract(model: Any, tokenizer: Any, texts: Sequence[str], folder: str | Path,
-            model_name: str, max_tokens: int = 128, batch_size: int = 8,
-            progress: Callable[[int, int], None] | None = None) -> AttentionCache:
+def extract(
+    model: Any,
+    tokenizer: Any,
+    texts: Sequence[str],
+    folder: str | Path,
+    model_name: str,
+    max_tokens: int = 128,
+    batch_size: int = 8,
+    progress: Callable[[int, int], None] | None = None,
+) -> AttentionCache:
     """Run `model` (eager attention) on `texts` and store every head's attention in
     `folder`, resuming an earlier run with the same model and texts."""
     import torch
@@ -133,31 +157,32 @@ def extract(model: Any, tokenizer: Any, texts: Sequence[str], folder: str | Path
     folder.mkdir(parents=True, exist_ok=True)
     config = model.config
     facts = {"layers": config.num_hidden_layers, "heads": config.num_attention_heads}
-    manifest = {"version": FORMAT_VERSION, "model": model_name, **facts,
-                "model_fingerprint": fingerprint([model_name, config.to_json_string()]),
-                "corpus_fingerprint": fingerprint(texts), "max_tokens": max_tokens,
-                "dtype": "float16", "passages": len(texts)}
+    manifest = {
+        "version": FORMAT_VERSION,
+        "model": model_name,
+        **facts,
+        "model_fingerprint": fingerprint([model_name, config.to_json_string()]),
+        "corpus_fingerprint": fingerprint(texts),
+        "max_tokens": max_tokens,
+        "dtype": "float16",
+        "passages": len(texts),
+    }
     _check_or_write_manifest(folder / "manifest.json", manifest)
     index_path = folder / "index.jsonl"
     done = _read_index(index_path)
     if index_path.is_file():  # keep only whole lines: a crash may have cut the last one
-        kept = index_path.read_text().splitlines()[:len(done)]
+        kept = index_path.read_text().splitlines()[: len(done)]
         index_path.write_text("".join(line + "\n" for line in kept))
     data_path = folder / "attention.f16"
     offset = done[-1].offset + done[-1].nbytes if done else 0
     with open(data_path, "ab") as handle:
         handle.truncate(offset)  # drop bytes of a passage the index never recorded
-    encoded = [tokenizer(t)["input_ids"][:max_tokens] for t in texts]
+    encoded = encode(tokenizer, texts, max_tokens)
     todo = list(range(len(done), len(texts)))
     with open(data_path, "ab") as data, open(index_path, "a") as index:
         for start in range(0, len(todo), batch_size):
-            batch = todo[start:start + batch_size]
-            width = max(len(encoded[i]) for i in batch)
-            ids = torch.zeros((len(batch), width), dtype=torch.long)
-            mask = torch.zeros((len(batch), width), dtype=torch.long)
-            for row, i in enumerate(batch):
-                ids[row, :len(encoded[i])] = torch.tensor(encoded[i])
-                mask[row, :len(encoded[i])] = 1
+            batch = todo[start : start + batch_size]
+            ids, mask = padded([encoded[i] for i in batch])
             with torch.inference_mode():
                 out = model(input_ids=ids, attention_mask=mask, output_attentions=True)
             stacked = torch.stack(out.attentions, dim=1)  # [B, layers, heads, T, T]
@@ -170,8 +195,14 @@ def extract(model: Any, tokenizer: Any, texts: Sequence[str], folder: str | Path
                 data.flush()
                 os.fsync(data.fileno())
                 pieces = tokenizer.convert_ids_to_tokens(encoded[i])
-                entry = {"index": i, "ids": encoded[i], "pieces": pieces, "offset": offset,
-                         "nbytes": len(payload), "crc": zlib.crc32(payload)}
+                entry = {
+                    "index": i,
+                    "ids": encoded[i],
+                    "pieces": pieces,
+                    "offset": offset,
+                    "nbytes": len(payload),
+                    "crc": zlib.crc32(payload),
+                }
                 index.write(json.dumps(entry) + "\n")
                 index.flush()
                 offset += len(payload)
@@ -185,13 +216,16 @@ def _check_or_write_manifest(path: Path, manifest: dict) -> None:
         try:
             found = json.loads(path.read_text())
         except json.JSONDecodeError:
-            raise CacheError(f"{path}: corrupt manifest; remove the folder to extract "
-                             "again") from None
+            raise CacheError(
+                f"{path}: corrupt manifest; remove the folder to extract again"
+            ) from None
         for key in ("version", "model_fingerprint", "corpus_fingerprint", "max_tokens"):
             if found.get(key) != manifest[key]:
-                raise CacheError(f"{path.parent}: holds attention for another {key.split('_')[0]}"
-                                 f" ({found.get(key)} ≠ {manifest[key]}); use another folder "
-                                 "or remove this one")
+                raise CacheError(
+                    f"{path.parent}: holds attention for another {key.split('_')[0]}"
+                    f" ({found.get(key)} ≠ {manifest[key]}); use another folder "
+                    "or remove this one"
+                )
         return
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(manifest, indent=2))

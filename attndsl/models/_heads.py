@@ -22,12 +22,16 @@ def _parts(spec: str) -> list[tuple[str, str]]:
     for item in spec.split(","):
         layer, dot, head = ("*.*" if item == "*" else item).partition(".")
         if not dot or not layer or not head:
-            raise HeadSpecError(f"head spec {spec!r}: {item!r} is not LAYER.HEAD; write e.g. "
-                                "12.3, 5.* or *.0, joined by commas")
+            raise HeadSpecError(
+                f"head spec {spec!r}: {item!r} is not LAYER.HEAD; write e.g. "
+                "12.3, 5.* or *.0, joined by commas"
+            )
         for text, what in ((layer, "layer"), (head, "head")):
             if text != "*" and not (text.isascii() and text.isdigit()):
-                raise HeadSpecError(f"head spec {spec!r}: {what} {text!r} is not a number or "
-                                    "'*'; write LAYER.HEAD, e.g. 0.3,5.*")
+                raise HeadSpecError(
+                    f"head spec {spec!r}: {what} {text!r} is not a number or "
+                    "'*'; write LAYER.HEAD, e.g. 0.3,5.*"
+                )
         parts.append((layer, head))
     return parts
 
@@ -43,8 +47,10 @@ def _range(text: str, size: int, what: str, spec: str) -> range:
         return range(size)
     value = int(text)
     if value >= size:
-        raise HeadSpecError(f"head spec {spec!r}: {what} {value} does not exist (the model has "
-                            f"{size} {what}s, numbered from 0)")
+        raise HeadSpecError(
+            f"head spec {spec!r}: {what} {value} does not exist (the model has "
+            f"{size} {what}s, numbered from 0)"
+        )
     return range(value, value + 1)
 
 

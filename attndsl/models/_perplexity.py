@@ -21,41 +21,36 @@ import torch
 
 from ._heads import Head, as_layers, heads_at
 from ._replace import Patterns, recording, replaced
+from ._tokens import Ids, padded
 
 #: builds the surrogate patterns for one batch from its token ids [B, T] and lengths [B]
 PatternFn = Callable[[torch.Tensor, torch.Tensor], Patterns]
 Heads = Mapping[int, Sequence[int]]  # layer → heads
 
 
-def encode_batches(tokenizer: Any, texts: Sequence[str], max_tokens: int = 128,
-                   batch_size: int = 8) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """Texts as right-padded (ids, attention mask) batches, each text cut to `max_tokens`
-    (texts of fewer than two tokens predict nothing and are left out)."""
-    encoded = [tokenizer(t)["input_ids"][:max_tokens] for t in texts]
-    encoded = [ids for ids in encoded if len(ids) >= 2]
-    batches = []
-    for start in range(0, len(encoded), batch_size):
-        chunk = encoded[start:start + batch_size]
-        width = max(len(ids) for ids in chunk)
-        ids = torch.zeros((len(chunk), width), dtype=torch.long)
-        mask = torch.zeros_like(ids)
-        for row, seq in enumerate(chunk):
-            ids[row, :len(seq)] = torch.tensor(seq)
-            mask[row, :len(seq)] = 1
-        batches.append((ids, mask))
-    return batches
+def batches(
+    passages: Sequence[Ids], batch_size: int = 8
+) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Passages (token ids) as right-padded (ids, attention mask) batches; passages of fewer
+    than two tokens predict nothing and are left out."""
+    kept = [ids for ids in passages if len(ids) >= 2]
+    return [padded(kept[start : start + batch_size]) for start in range(0, len(kept), batch_size)]
 
 
-def batch_loss(model: Any, ids: torch.Tensor, mask: torch.Tensor,
-               patterns: Patterns | None = None) -> tuple[float, int]:
+def batch_loss(
+    model: Any, ids: torch.Tensor, mask: torch.Tensor, patterns: Patterns | None = None
+) -> tuple[float, int]:
     """(summed next-token cross-entropy, predicted tokens) of one batch, with the heads in
     `patterns` replaced."""
     with torch.inference_mode(), replaced(model, patterns or {}):
         logits = model(input_ids=ids, attention_mask=mask).logits
     targets = ids[:, 1:].masked_fill(mask[:, 1:] == 0, -100)
     loss = torch.nn.functional.cross_entropy(
-        logits[:, :-1].reshape(-1, logits.shape[-1]).float(), targets.reshape(-1),
-        ignore_index=-100, reduction="sum")
+        logits[:, :-1].reshape(-1, logits.shape[-1]).float(),
+        targets.reshape(-1),
+        ignore_index=-100,
+        reduction="sum",
+    )
     return float(loss), int((targets != -100).sum())
 
 
@@ -65,25 +60,30 @@ def summarise_loss(total: float, count: int) -> dict[str, float]:
     return {"perplexity": math.exp(mean), "cross_entropy": mean, "tokens": count}
 
 
-def perplexity(model: Any, tokenizer: Any, texts: Sequence[str], max_tokens: int = 128,
-               batch_size: int = 8, patterns: PatternFn | None = None) -> dict[str, float]:
-    """{"perplexity", "tokens", "cross_entropy"} on `texts`, with the heads `patterns` builds
-    replaced (none when it is None)."""
+def perplexity(
+    model: Any,
+    passages: Sequence[Ids],
+    batch_size: int = 8,
+    patterns: PatternFn | None = None,
+) -> dict[str, float]:
+    """{"perplexity", "tokens", "cross_entropy"} on `passages` (token ids: `encode`, or an
+    attention cache's), with the heads `patterns` builds replaced (none when it is None)."""
     total, count = 0.0, 0
-    for ids, mask in encode_batches(tokenizer, texts, max_tokens, batch_size):
+    for ids, mask in batches(passages, batch_size):
         surrogate = patterns(ids, mask.sum(1)) if patterns else None
         loss, tokens = batch_loss(model, ids, mask, surrogate)
         total, count = total + loss, count + tokens
     return summarise_loss(total, count)
 
 
-def head_means(model: Any, tokenizer: Any, texts: Sequence[str], max_tokens: int = 128,
-               batch_size: int = 8) -> dict[tuple[int, int], torch.Tensor]:
-    """Each head's mean output (before the output projection) over the tokens of `texts`
+def head_means(
+    model: Any, passages: Sequence[Ids], batch_size: int = 8
+) -> dict[tuple[int, int], torch.Tensor]:
+    """Each head's mean output (before the output projection) over the tokens of `passages`
     (the fit split): what mean ablation replaces the head with."""
     tokens = 0
     with recording(model) as sums:
-        for ids, mask in encode_batches(tokenizer, texts, max_tokens, batch_size):
+        for ids, mask in batches(passages, batch_size):
             with torch.inference_mode():
                 model(input_ids=ids, attention_mask=mask, attndsl_live=mask)
             tokens += int(mask.sum())
@@ -136,22 +136,27 @@ def _pad(pattern: torch.Tensor, width: int) -> torch.Tensor:
     return torch.nn.functional.pad(pattern, (0, missing, 0, missing)) if missing > 0 else pattern
 
 
-def head_costs(model: Any, tokenizer: Any, texts: Sequence[str], kernels: Mapping[Head, Any],
-               vocab: Any, max_tokens: int = 128, batch_size: int = 8,
-               progress: Callable[[int, int], None] | None = None,
-               measured: Callable[[Head, float], None] | None = None) -> dict[Head, float]:
-    """Each head's cost on `texts`: cross-entropy (nats per token) with that head alone
+def head_costs(
+    model: Any,
+    passages: Sequence[Ids],
+    kernels: Mapping[Head, Any],
+    vocab: Any,
+    batch_size: int = 8,
+    progress: Callable[[int, int], None] | None = None,
+    measured: Callable[[Head, float], None] | None = None,
+) -> dict[Head, float]:
+    """Each head's cost on `passages`: cross-entropy (nats per token) with that head alone
     replaced by its kernel's pattern, minus the unmodified model's. `measured(head, cost)`
     is called as each is known (to record it at once)."""
-    batches = encode_batches(tokenizer, texts, max_tokens, batch_size)
-    if not batches or not kernels:
+    padded_batches = batches(passages, batch_size)
+    if not padded_batches or not kernels:
         return {}
     everything = kernel_patterns(kernels, vocab)
-    built = [everything(ids, mask.sum(1)) for ids, mask in batches]
+    built = [everything(ids, mask.sum(1)) for ids, mask in padded_batches]
 
     def loss(head: Head | None) -> float:
         total, count = 0.0, 0
-        for (ids, mask), patterns in zip(batches, built):
+        for (ids, mask), patterns in zip(padded_batches, built):
             chosen = {} if head is None else {head[0]: {head[1]: patterns[head[0]][head[1]]}}
             part, tokens = batch_loss(model, ids, mask, chosen)
             total, count = total + part, count + tokens
@@ -171,21 +176,26 @@ def head_costs(model: Any, tokenizer: Any, texts: Sequence[str], kernels: Mappin
 BASELINES = ("mean", "uniform", "first")
 
 
-def perplexity_table(model: Any, tokenizer: Any, texts: Sequence[str], order: Sequence[Head],
-                     kernels: Mapping[Head, Any], vocab: Any, total: int,
-                     fractions: Sequence[float] = (0.0, 0.1, 0.25, 0.5),
-                     means: Mapping[Head, torch.Tensor] | None = None, max_tokens: int = 128,
-                     batch_size: int = 8) -> list[dict[str, Any]]:
-    """Perplexity on `texts` at each fraction of heads replaced (the first of `order`) by
+def perplexity_table(
+    model: Any,
+    passages: Sequence[Ids],
+    order: Sequence[Head],
+    kernels: Mapping[Head, Any],
+    vocab: Any,
+    total: int,
+    fractions: Sequence[float] = (0.0, 0.1, 0.25, 0.5),
+    means: Mapping[Head, torch.Tensor] | None = None,
+    batch_size: int = 8,
+) -> list[dict[str, Any]]:
+    """Perplexity on `passages` at each fraction of heads replaced (the first of `order`) by
     their programs, beside the baselines on the same heads: mean ablation (when `means`, the
     heads' mean outputs over the fit split, are given), uniform causal and first-token
     attention. One row per fraction: {"fraction", "heads", "of", "programs", "mean", ...}
     ("heads" replaced out of "of"); a fraction that replaces no more heads than the row
     before it (only `len(order)` heads can be replaced) gets no row."""
-    from ._perplexity import fixed_patterns, mean_patterns, perplexity
 
     def measure(patterns: PatternFn | None) -> float:
-        return perplexity(model, tokenizer, texts, max_tokens, batch_size, patterns)["perplexity"]
+        return perplexity(model, passages, batch_size, patterns)["perplexity"]
 
     rows = []
     for fraction in fractions:

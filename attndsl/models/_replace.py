@@ -25,12 +25,14 @@ _active: list[Patterns] = []
 _recording: list[dict[tuple[int, int], torch.Tensor]] = []
 
 
-def _surrogate_attention(module, query, key, value, attention_mask, scaling=None, dropout=0.0,
-                         **kwargs):
+def _surrogate_attention(
+    module, query, key, value, attention_mask, scaling=None, dropout=0.0, **kwargs
+):
     from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
-    out, _ = sdpa_attention_forward(module, query, key, value, attention_mask,
-                                    scaling=scaling, dropout=dropout, **kwargs)
+    out, _ = sdpa_attention_forward(
+        module, query, key, value, attention_mask, scaling=scaling, dropout=dropout, **kwargs
+    )
     if _recording:  # sums of each head's output over the batch's real tokens
         live = kwargs.get("attndsl_live")
         rows = out if live is None else out[live.bool()]

@@ -9,6 +9,13 @@ from ._options import SYNTHESISERS, RunOptions
 from ._stages import STAGES, Stage
 
 __all__ = [
-    "STAGES", "SYNTHESISERS", "Context", "LoadedModel", "Progress", "RunOptions", "Stage",
-    "evaluate", "run_pipeline",
+    "STAGES",
+    "SYNTHESISERS",
+    "Context",
+    "LoadedModel",
+    "Progress",
+    "RunOptions",
+    "Stage",
+    "evaluate",
+    "run_pipeline",
 ]

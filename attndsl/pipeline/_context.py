@@ -71,11 +71,18 @@ class Context:
         from ..models import split_texts, spread
 
         options = self.options
-        found = split_texts(options.corpus, options.model, self.tokenizer, options.max_tokens,
-                            options.seed, pack=options.pack)
+        found = split_texts(
+            options.corpus,
+            options.model,
+            self.tokenizer,
+            options.max_tokens,
+            options.seed,
+            pack=options.pack,
+        )
         limits = {split: options.max_passages or None for split in SPLITS}
-        limits["fit"] = min(filter(None, (options.max_passages, options.fit_passages)),
-                            default=None)
+        limits["fit"] = min(
+            filter(None, (options.max_passages, options.fit_passages)), default=None
+        )
         return {split: spread(found[split], limits[split]) for split in SPLITS}
 
     def cache(self, split: str) -> AttentionCache:

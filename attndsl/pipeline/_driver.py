@@ -19,15 +19,19 @@ from ._options import RunOptions
 from ._stages import STAGES
 
 
-def run_pipeline(options: RunOptions, out: str | Path, resume: bool = False,
-                 progress: Progress | None = None) -> dict | None:
+def run_pipeline(
+    options: RunOptions, out: str | Path, resume: bool = False, progress: Progress | None = None
+) -> dict | None:
     """Run every stage not yet finished; return the run's summary (`summary.json`), or None
     after a dry run (which writes the LLM prompts and stops before sending any)."""
     if options.synth in ("llm", "both") and not options.dry_run:  # fail before any work
         from ..synth.llm import LLMConfig
 
-        LLMConfig(model=options.llm_model, base_url=options.base_url,
-                  cache_dir=Path(out) / "llm" / "cache").require_key()
+        LLMConfig(
+            model=options.llm_model,
+            base_url=options.base_url,
+            cache_dir=Path(out) / "llm" / "cache",
+        ).require_key()
     run = RunDir(out)
     run.start(options.settings(), resume)
     context = Context(options, run, progress or (lambda stage, done, total: None))
@@ -36,8 +40,8 @@ def run_pipeline(options: RunOptions, out: str | Path, resume: bool = False,
             context.progress(stage.name, 1, 1)
             continue
         start = time.perf_counter()
-        facts = stage.run(context)
+        record = stage.run(context)
         if stage.name == "synthesise" and options.dry_run:
             return None
-        run.finish_stage(stage.name, time.perf_counter() - start, **facts)
+        run.finish_stage(stage.name, time.perf_counter() - start, **record)
     return read_json(run.path("summary.json"), SUMMARY)

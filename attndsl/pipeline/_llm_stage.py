@@ -32,9 +32,11 @@ def worst_rows_text(real: np.ndarray, predicted: np.ndarray, tokens: list[str]) 
     overlap = np.minimum(real, predicted).sum(1) / np.maximum(real, predicted).sum(1).clip(1e-9)
     lines = []
     for i in np.argsort(overlap, kind="stable")[:WORST_ROWS]:
-        context = "".join(tokens[max(0, i - 6):i]) + f"[{tokens[i]}]"
-        lines.append(f"  query {i} …{context!r}: real → {_top(real[i], tokens)}; "
-                     f"predicted → {_top(predicted[i], tokens)} (row IoU {overlap[i]:.2f})")
+        context = "".join(tokens[max(0, i - 6) : i]) + f"[{tokens[i]}]"
+        lines.append(
+            f"  query {i} …{context!r}: real → {_top(real[i], tokens)}; "
+            f"predicted → {_top(predicted[i], tokens)} (row IoU {overlap[i]:.2f})"
+        )
     return lines
 
 
@@ -50,14 +52,17 @@ def make_refiner(cache: Any, vocab: Any) -> Callable:
         if not candidates:
             return None
         layer, index = head
-        table = score_programs([c.program for c in candidates], cache, passages, vocab,
-                               per_passage=True)
+        table = score_programs(
+            [c.program for c in candidates], cache, passages, vocab, per_passage=True
+        )
         best = int(np.argmax(table.mean[:, layer, index]))
         assert table.per_passage is not None  # asked for with per_passage=True
         per_passage = table.per_passage[best, layer, index]
-        lines = [f"Your best program so far scores a mean soft IoU of "
-                 f"{table.mean[best, layer, index]:.3f} on {len(passages)} passages. "
-                 f"Its worst passages:"]
+        lines = [
+            f"Your best program so far scores a mean soft IoU of "
+            f"{table.mean[best, layer, index]:.3f} on {len(passages)} passages. "
+            f"Its worst passages:"
+        ]
         for passage in np.argsort(per_passage, kind="stable")[:WORST_PASSAGES]:
             tokens = cache.tokens(int(passage))
             real = cache.attention(int(passage))[layer, index]
@@ -69,8 +74,9 @@ def make_refiner(cache: Any, vocab: Any) -> Callable:
     return refine
 
 
-def synthesise_with_llm(context: Context, done: set[Head],
-                        record: Callable[[dict[Head, list[Candidate]]], None]) -> dict:
+def synthesise_with_llm(
+    context: Context, done: set[Head], record: Callable[[dict[Head, list[Candidate]]], None]
+) -> dict:
     """Run the LLM synthesiser on the heads not in `done`; record candidates (via `record`)
     and failures and usage (in `llm.jsonl`); return totals for run.json."""
     from ..synth import HeadSummary
@@ -83,23 +89,37 @@ def synthesise_with_llm(context: Context, done: set[Head],
         summary = HeadSummary.from_json(entry)
         if (summary.layer, summary.head) in wanted:
             summaries[(summary.layer, summary.head)] = summary.text()
-    config = LLMConfig(model=options.llm_model, base_url=options.base_url,
-                       concurrency=options.concurrency, timeout_s=options.timeout_s,
-                       repair_rounds=options.repair_rounds, refine_rounds=options.refine_rounds,
-                       cache_dir=run.path("llm", "cache"))
+    config = LLMConfig(
+        model=options.llm_model,
+        base_url=options.base_url,
+        concurrency=options.concurrency,
+        timeout_s=options.timeout_s,
+        repair_rounds=options.repair_rounds,
+        refine_rounds=options.refine_rounds,
+        cache_dir=run.path("llm", "cache"),
+    )
     refine = make_refiner(context.cache("fit"), context.vocab)
-    results = synthesise(summaries, config, refine=refine,
-                         dry_run_dir=run.path("llm", "prompts") if options.dry_run else None,
-                         progress=lambda d, t: context.progress("synthesise llm", d, t))
+    results = synthesise(
+        summaries,
+        config,
+        refine=refine,
+        dry_run_dir=run.path("llm", "prompts") if options.dry_run else None,
+        progress=lambda d, t: context.progress("synthesise llm", d, t),
+    )
     if options.dry_run:
         with open(run.path("llm", "tokens.txt"), "w", encoding="utf-8") as out:
             print_token_table(results, file=out)
     else:
         record({head: result.candidates for head, result in results.items()})
-    append_jsonl(run.path("llm.jsonl"), [r.to_json() | {"candidates": len(r.candidates)}
-                                         for r in results.values()])
+    append_jsonl(
+        run.path("llm.jsonl"),
+        [r.to_json() | {"candidates": len(r.candidates)} for r in results.values()],
+    )
     usage = [r.usage for r in results.values()]
-    return {"heads": len(results), "failures": sum(len(r.failures) for r in results.values()),
-            "prompt_tokens": sum(u.get("prompt_tokens", 0) for u in usage),
-            "completion_tokens": sum(u.get("completion_tokens", 0) for u in usage),
-            "dry_run": options.dry_run}
+    return {
+        "heads": len(results),
+        "failures": sum(len(r.failures) for r in results.values()),
+        "prompt_tokens": sum(u.get("prompt_tokens", 0) for u in usage),
+        "completion_tokens": sum(u.get("completion_tokens", 0) for u in usage),
+        "dry_run": options.dry_run,
+    }

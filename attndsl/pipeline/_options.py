@@ -54,8 +54,7 @@ class RunOptions:
     repair_rounds: int = 2
     refine_rounds: int = 1
     dry_run: bool = False
-    _unsettled: tuple[str, ...] = field(default=("concurrency", "timeout_s", "dry_run"),
-                                        repr=False)
+    _unsettled: tuple[str, ...] = field(default=("concurrency", "timeout_s", "dry_run"), repr=False)
 
     def __post_init__(self) -> None:
         if self.synth not in SYNTHESISERS:

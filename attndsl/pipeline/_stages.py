@@ -43,24 +43,28 @@ STARTERS_RECORDED = 3
 ENUM_KEEP = 1
 
 
-def extract(context: Context) -> dict:
+def extract_attention(context: Context) -> dict:
     """Every head's attention on the passages of each split."""
-    from ..models import extract as extract_attention
+    from ..models import extract
 
     texts = context.texts
     model = context.model("eager")
     tokens = {}
     for split in SPLITS:
-        cache = extract_attention(model, context.tokenizer, texts[split],
-                                  context.run.path("attention", split), context.options.model,
-                                  max_tokens=context.options.max_tokens,
-                                  progress=lambda done, total, s=split: context.progress(
-                                      f"extract {s}", done, total))
+        cache = extract(
+            model,
+            context.tokenizer,
+            texts[split],
+            context.run.path("attention", split),
+            context.options.model,
+            max_tokens=context.options.max_tokens,
+            progress=lambda done, total, s=split: context.progress(f"extract {s}", done, total),
+        )
         tokens[split] = sum(record.n for record in cache.records)
     return {"passages": {s: len(texts[s]) for s in SPLITS}, "tokens": tokens}
 
 
-def summarise(context: Context) -> dict:
+def summarise_heads(context: Context) -> dict:
     """Each head's summary on the fit split, with the starter programs that fit it best."""
     from ..lang import library
     from ..synth import summarise_all
@@ -71,27 +75,35 @@ def summarise(context: Context) -> dict:
     starters = list(library().values())
     table = score_programs(starters, cache, passages, context.vocab)
     names = {p.id: p.name for p in starters}
-    best = {head: [(names[i], s) for i, s in table.best(*head, k=STARTERS_RECORDED)]
-            for head in context.heads}
-    summaries = summarise_all(cache, passages, context.heads, best,
-                              progress=lambda d, t: context.progress("summarise", d, t))
+    best = {
+        head: [(names[i], s) for i, s in table.best(*head, k=STARTERS_RECORDED)]
+        for head in context.heads
+    }
+    summaries = summarise_all(
+        cache,
+        passages,
+        context.heads,
+        best,
+        progress=lambda d, t: context.progress("summarise", d, t),
+    )
     write_jsonl(context.run.path("summaries.jsonl"), [s.to_json() for s in summaries.values()])
     return {"heads": len(summaries)}
 
 
-def synthesise(context: Context) -> dict:
+def synthesise_candidates(context: Context) -> dict:
     """Candidate programs per head from the chosen synthesisers (`--synth`)."""
     synth = context.options.synth
-    facts: dict[str, Any] = {}
+    record: dict[str, Any] = {}
     if synth in ("enum", "both"):
-        facts["enum"] = _synthesise_enum(context)
+        record["enum"] = _synthesise_enum(context)
     if synth in ("llm", "both"):
         from ._llm_stage import synthesise_with_llm
 
         run = context.run
-        facts["llm"] = synthesise_with_llm(context, heads_done(run, "llm"),
-                                           lambda found: append_candidates(run, "llm", found))
-    return facts
+        record["llm"] = synthesise_with_llm(
+            context, heads_done(run, "llm"), lambda found: append_candidates(run, "llm", found)
+        )
+    return record
 
 
 def _synthesise_enum(context: Context) -> dict:
@@ -108,15 +120,16 @@ def _synthesise_enum(context: Context) -> dict:
     total = len(context.heads)
     finished = total - len(heads)
     for layer_heads in by_layer.values():
-        results = enumerate_candidates(cache, passages, context.vocab, heads=layer_heads,
-                                       keep=ENUM_KEEP)
+        results = enumerate_candidates(
+            cache, passages, context.vocab, heads=layer_heads, keep=ENUM_KEEP
+        )
         append_candidates(context.run, "enum", results)
         finished += len(layer_heads)
         context.progress("synthesise", finished, total)
     return {"heads": total}
 
 
-def select(context: Context) -> dict:
+def select_programs(context: Context) -> dict:
     """Score every candidate (of any head: patterns do not depend on the head) against every
     head on the select split; keep each head's best; report it on the test split."""
     from ..lang import library
@@ -130,73 +143,99 @@ def select(context: Context) -> dict:
             pool.setdefault(candidate.id, candidate)
     candidates = list(pool.values())
     vocab = context.vocab
-    scores = score_programs([c.program for c in candidates], context.cache("select"), None,
-                            vocab, progress=lambda d, t: context.progress("select", d, t))
+    scores = score_programs(
+        [c.program for c in candidates],
+        context.cache("select"),
+        None,
+        vocab,
+        progress=lambda d, t: context.progress("select", d, t),
+    )
     heads = context.heads
-    chosen = {head: candidates[int(np.argmax(scores.mean[:, head[0], head[1]]))]
-              for head in heads}
+    chosen = {head: candidates[int(np.argmax(scores.mean[:, head[0], head[1]]))] for head in heads}
     unique = {c.id: c for c in chosen.values()}
-    test = score_programs([c.program for c in unique.values()], context.cache("test"), None,
-                          vocab)
+    test = score_programs([c.program for c in unique.values()], context.cache("test"), None, vocab)
     row = {pid: k for k, pid in enumerate(test.ids)}
     entries = []
     for head in heads:
         candidate = chosen[head]
-        entries.append({
-            "layer": head[0], "head": head[1], "program_id": candidate.id,
-            "name": candidate.program.name, "origin": candidate.origin,
-            "hypothesis": candidate.hypothesis,
-            "select_iou": float(scores.mean[scores.ids.index(candidate.id), head[0], head[1]]),
-            "test_iou": float(test.mean[row[candidate.id], head[0], head[1]]),
-        })
+        entries.append(
+            {
+                "layer": head[0],
+                "head": head[1],
+                "program_id": candidate.id,
+                "name": candidate.program.name,
+                "origin": candidate.origin,
+                "hypothesis": candidate.hypothesis,
+                "select_iou": float(scores.mean[scores.ids.index(candidate.id), head[0], head[1]]),
+                "test_iou": float(test.mean[row[candidate.id], head[0], head[1]]),
+            }
+        )
     programs = {}
     for pid, candidate in unique.items():
-        explained = [format_head((e["layer"], e["head"])) for e in entries
-                     if e["program_id"] == pid]
-        programs[pid] = {"name": candidate.program.name, "origin": candidate.origin,
-                         "hypothesis": candidate.hypothesis, "heads": explained,
-                         "source": candidate.program.text}
+        explained = [
+            format_head((e["layer"], e["head"])) for e in entries if e["program_id"] == pid
+        ]
+        programs[pid] = {
+            "name": candidate.program.name,
+            "origin": candidate.origin,
+            "hypothesis": candidate.hypothesis,
+            "heads": explained,
+            "source": candidate.program.text,
+        }
         write_text(context.run.path("programs", f"{pid}.py"), candidate.program.text)
-    write_json(context.run.path("selection.json"),
-               {"candidates": len(candidates), "heads": entries, "programs": programs})
+    write_json(
+        context.run.path("selection.json"),
+        {"candidates": len(candidates), "heads": entries, "programs": programs},
+    )
     return {"candidates": len(candidates), "library_size": len(programs)}
 
 
-def replace(context: Context) -> dict:
+def replace_heads(context: Context) -> dict:
     """Measure each head's replacement cost on select passages (resuming after the last head
     recorded), order heads by it, and measure perplexity on the test split."""
     from ..models import head_costs, head_means, perplexity_table, spread
 
-    model, tokenizer = context.model("sdpa"), context.tokenizer
-    vocab, texts = context.vocab, context.texts
+    model, vocab, options = context.model("sdpa"), context.vocab, context.options
     kernels = chosen_kernels(context.run)
     path = context.run.path("costs.jsonl")
     costs = {(e["layer"], e["head"]): e["cost"] for e in read_jsonl(path)}
     todo = {head: kernel for head, kernel in kernels.items() if head not in costs}
-    cost_texts = spread(texts["select"], context.options.cost_passages)
+    # token ids as extracted (the attention caches hold them): nothing is tokenised again
+    passages = {split: context.cache(split).passage_ids() for split in SPLITS}
 
     def record(head: Head, cost: float) -> None:
         append_jsonl(path, [{"layer": head[0], "head": head[1], "cost": cost}])
 
     before = len(costs)
-    costs.update(head_costs(model, tokenizer, cost_texts, todo, vocab,
-                            max_tokens=context.options.max_tokens, measured=record,
-                            progress=lambda d, t: context.progress("replace", before + d,
-                                                                   len(kernels))))
+    costs.update(
+        head_costs(
+            model,
+            spread(passages["select"], options.cost_passages),
+            todo,
+            vocab,
+            measured=record,
+            progress=lambda d, t: context.progress("replace", before + d, len(kernels)),
+        )
+    )
     order = replacement_order(costs)
-    fit_texts = texts["fit"]  # already at most fit_passages
-    means = head_means(model, tokenizer, fit_texts, context.options.max_tokens)
-    test_texts = spread(texts["test"], context.options.perplexity_passages)
-    rows = perplexity_table(model, tokenizer, test_texts, order, kernels, vocab,
-                            total=context.facts.total_heads,
-                            fractions=(0.0, *context.options.fractions), means=means,
-                            max_tokens=context.options.max_tokens)
-    write_json(context.run.path("perplexity.json"),
-               {"order": [list(h) for h in order], "rows": rows})
+    means = head_means(model, passages["fit"])  # the fit split: at most fit_passages
+    rows = perplexity_table(
+        model,
+        spread(passages["test"], options.perplexity_passages),
+        order,
+        kernels,
+        vocab,
+        total=context.facts.total_heads,
+        fractions=(0.0, *options.fractions),
+        means=means,
+    )
+    write_json(
+        context.run.path("perplexity.json"), {"order": [list(h) for h in order], "rows": rows}
+    )
     return {"heads_ranked": len(order)}
 
 
-def report(context: Context) -> dict:
+def report_run(context: Context) -> dict:
     """`summary.json` (the headline numbers, with every earlier stage's wall time), then the
     self-contained HTML report, which reads it."""
     from ..views import write_report
@@ -206,7 +245,7 @@ def report(context: Context) -> dict:
 
 
 class Stage(NamedTuple):
-    """A stage: its name in `run.json` and the function that runs it (returning the facts
+    """A stage: its name in `run.json` and the function that runs it (returning what
     `run.json` records beside its wall time)."""
 
     name: str
@@ -214,10 +253,10 @@ class Stage(NamedTuple):
 
 
 STAGES: tuple[Stage, ...] = (
-    Stage("extract", extract),
-    Stage("summarise", summarise),
-    Stage("synthesise", synthesise),
-    Stage("select", select),
-    Stage("replace", replace),
-    Stage("report", report),
+    Stage("extract", extract_attention),
+    Stage("summarise", summarise_heads),
+    Stage("synthesise", synthesise_candidates),
+    Stage("select", select_programs),
+    Stage("replace", replace_heads),
+    Stage("report", report_run),
 )

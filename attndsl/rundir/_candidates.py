@@ -21,13 +21,24 @@ def read_candidates(run: RunDir) -> dict[Head, list[Candidate]]:
 
 def heads_done(run: RunDir, origin: str) -> set[Head]:
     """The heads synthesiser `origin` has recorded candidates for."""
-    return {(e["layer"], e["head"]) for e in read_jsonl(run.path("candidates.jsonl"))
-            if e["origin"] == origin}
+    return {
+        (e["layer"], e["head"])
+        for e in read_jsonl(run.path("candidates.jsonl"))
+        if e["origin"] == origin
+    }
 
 
 def append_candidates(run: RunDir, origin: str, results: dict[Head, list[Candidate]]) -> None:
     """Record synthesiser `origin`'s candidates for some heads."""
-    append_jsonl(run.path("candidates.jsonl"),
-                 [{"layer": head[0], "head": head[1], "origin": origin,
-                   "candidates": [c.to_json() for c in found]}
-                  for head, found in sorted(results.items())])
+    append_jsonl(
+        run.path("candidates.jsonl"),
+        [
+            {
+                "layer": head[0],
+                "head": head[1],
+                "origin": origin,
+                "candidates": [c.to_json() for c in found],
+            }
+            for head, found in sorted(results.items())
+        ],
+    )

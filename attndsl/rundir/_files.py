@@ -28,8 +28,10 @@ class RunError(AttnDslError):
 
 def _disk_error(path: Path, exc: OSError) -> RunError:
     if exc.errno == errno.ENOSPC:
-        return RunError(f"{path}: the disk is full; free some space and rerun with --resume "
-                        "(finished stages are kept)")
+        return RunError(
+            f"{path}: the disk is full; free some space and rerun with --resume "
+            "(finished stages are kept)"
+        )
     return RunError(f"{path}: cannot write: {exc.strerror or exc}")
 
 
@@ -58,12 +60,21 @@ Number = (int, float)
 #: type (or tuple of types), `{key: schema}` (these keys required, others allowed), `[schema]`
 #: (a list of items of that schema) or `Each(schema)`.
 MANIFEST = {"version": int, "settings": dict, "stages": Each({"seconds": Number})}
-SELECTION = {"heads": [{"layer": int, "head": int, "program_id": str, "select_iou": Number,
-                        "test_iou": Number}],
-             "programs": Each({"source": str, "heads": [str], "name": str})}
+SELECTION = {
+    "heads": [
+        {"layer": int, "head": int, "program_id": str, "select_iou": Number, "test_iou": Number}
+    ],
+    "programs": Each({"source": str, "heads": [str], "name": str}),
+}
 PERPLEXITY = {"order": [[int]], "rows": [{"fraction": Number, "heads": int, "programs": Number}]}
-SUMMARY = {"heads": int, "mean_iou": Number, "library_size": int, "perplexity": Each(Number),
-           "perplexity_increase": Each(Number), "stage_seconds": Each(Number)}
+SUMMARY = {
+    "heads": int,
+    "mean_iou": Number,
+    "library_size": int,
+    "perplexity": Each(Number),
+    "perplexity_increase": Each(Number),
+    "stage_seconds": Each(Number),
+}
 
 
 def _mismatch(value: Any, schema: Any, where: str) -> str | None:
@@ -81,20 +92,32 @@ def _mismatch(value: Any, schema: Any, where: str) -> str | None:
     if isinstance(schema, list):
         if not isinstance(value, list):
             return f"{where} should be a list, not {type(value).__name__}"
-        return next((m for k, item in enumerate(value)
-                     if (m := _mismatch(item, schema[0], f"{where}[{k}]"))), None)
+        return next(
+            (
+                m
+                for k, item in enumerate(value)
+                if (m := _mismatch(item, schema[0], f"{where}[{k}]"))
+            ),
+            None,
+        )
     if isinstance(schema, Each):
         return _mismatch(value, {}, where) or next(
-            (m for key, item in value.items()
-             if (m := _mismatch(item, schema.schema, f"{where}[{key!r}]"))), None)
+            (
+                m
+                for key, item in value.items()
+                if (m := _mismatch(item, schema.schema, f"{where}[{key!r}]"))
+            ),
+            None,
+        )
     types = schema if isinstance(schema, tuple) else (schema,)
     if (isinstance(value, bool) and bool not in types) or not isinstance(value, types):
         return f"{where} should be {' or '.join(t.__name__ for t in types)}, not {value!r:.40}"
     return None
 
 
-def read_json(path: str | Path, schema: Any = None,
-              remedy: str = "remove it to recompute that stage") -> Any:
+def read_json(
+    path: str | Path, schema: Any = None, remedy: str = "remove it to recompute that stage"
+) -> Any:
     """A JSON file, checked against `schema` when given; a missing, corrupt or misshapen
     one is a RunError naming it, what is wrong, and the `remedy`."""
     path = Path(path)
@@ -170,32 +193,42 @@ class RunDir:
         manifest = read_json(self.manifest_path)
         found = manifest.get("version") if isinstance(manifest, dict) else None
         if found != RUN_VERSION:
-            raise RunError(f"{self.folder}: a run directory of layout version {found}; this "
-                           f"attndsl reads version {RUN_VERSION}: start a new run with --out")
-        return shaped(self.manifest_path, manifest, MANIFEST,
-                      "it records the whole run: start a new one with --out")
+            raise RunError(
+                f"{self.folder}: a run directory of layout version {found}; this "
+                f"attndsl reads version {RUN_VERSION}: start a new run with --out"
+            )
+        return shaped(
+            self.manifest_path,
+            manifest,
+            MANIFEST,
+            "it records the whole run: start a new one with --out",
+        )
 
     def start(self, settings: dict, resume: bool) -> dict:
         """Create the run (or, with `resume`, check the settings match the earlier run's)."""
         if self.exists():
             if not resume:
-                raise RunError(f"{self.folder}: already holds a run; pass --resume to continue "
-                               "it or --out to start another")
+                raise RunError(
+                    f"{self.folder}: already holds a run; pass --resume to continue "
+                    "it or --out to start another"
+                )
             manifest = self.read_manifest()
             changed = {k for k in settings if manifest["settings"].get(k) != settings[k]}
             if changed:
                 names = ", ".join(sorted(changed))
-                raise RunError(f"{self.folder}: was run with other settings ({names}); "
-                               "resume it with the same ones, or use another --out")
+                raise RunError(
+                    f"{self.folder}: was run with other settings ({names}); "
+                    "resume it with the same ones, or use another --out"
+                )
             return manifest
         manifest = {"version": RUN_VERSION, "settings": settings, "stages": {}}
         write_json(self.manifest_path, manifest)
         return manifest
 
-    def finish_stage(self, name: str, seconds: float, **facts: Any) -> None:
-        """Record that a stage finished, with its wall time and any facts worth keeping."""
+    def finish_stage(self, name: str, seconds: float, **record: Any) -> None:
+        """Record that a stage finished, with its wall time and what else it reports."""
         manifest = self.read_manifest()
-        manifest["stages"][name] = {"seconds": round(seconds, 3), **facts}
+        manifest["stages"][name] = {"seconds": round(seconds, 3), **record}
         write_json(self.manifest_path, manifest)
 
     def stage_done(self, name: str) -> bool:

@@ -1,6 +1,6 @@
 """A finished (or partly finished) run's results, read back for `review` and `report`.
 
-`RunResults` reads the run directory's files (see `_stages`) on demand; `window` gives one
+`RunResults` reads the run directory's files (see `attndsl.pipeline`) on demand; `window` gives one
 head's real attention beside its program's prediction on the first tokens of a test passage.
 Predicted patterns come from the reference interpreter on the passage's token texts, so no
 tokenizer or model is loaded.
@@ -43,10 +43,14 @@ class Window:
     iou: float
 
     def to_json(self, digits: int = 3) -> dict[str, Any]:
-        return {"passage": self.passage, "total_tokens": self.total, "tokens": self.tokens,
-                "iou": round(self.iou, 4),
-                "real": np.round(self.real, digits).tolist(),
-                "predicted": np.round(self.predicted, digits).tolist()}
+        return {
+            "passage": self.passage,
+            "total_tokens": self.total,
+            "tokens": self.tokens,
+            "iou": round(self.iou, 4),
+            "real": np.round(self.real, digits).tolist(),
+            "predicted": np.round(self.predicted, digits).tolist(),
+        }
 
 
 class RunResults:
@@ -56,11 +60,15 @@ class RunResults:
         self.run = RunDir(folder)
         self.folder = self.run.folder
         if not self.folder.is_dir():
-            raise ReviewError(f"{self.folder}: no such directory; give the folder that "
-                              "`attndsl run --out DIR` wrote")
+            raise ReviewError(
+                f"{self.folder}: no such directory; give the folder that "
+                "`attndsl run --out DIR` wrote"
+            )
         if not self.run.exists():
-            raise ReviewError(f"{self.folder}: not a run directory (no run.json); give the "
-                              "folder that `attndsl run --out DIR` wrote")
+            raise ReviewError(
+                f"{self.folder}: not a run directory (no run.json); give the "
+                "folder that `attndsl run --out DIR` wrote"
+            )
         self.manifest = self.run.read_manifest()
         self.selection = read_json(self.run.path("selection.json"), SELECTION)
 
@@ -93,8 +101,10 @@ class RunResults:
         ious: dict[str, list[float]] = {}
         for entry in self.selection["heads"]:
             ious.setdefault(entry["program_id"], []).append(entry["test_iou"])
-        found = [{"id": pid, **entry, "mean_iou": float(np.mean(ious.get(pid, [0.0])))}
-                 for pid, entry in self.selection["programs"].items()]
+        found = [
+            {"id": pid, **entry, "mean_iou": float(np.mean(ious.get(pid, [0.0])))}
+            for pid, entry in self.selection["programs"].items()
+        ]
         return sorted(found, key=lambda p: (-len(p["heads"]), -p["mean_iou"], p["id"]))
 
     @functools.cached_property
@@ -102,24 +112,30 @@ class RunResults:
         """The test split's attention cache."""
         folder = self.run.path("attention", "test")
         if not (folder / "manifest.json").is_file():
-            raise ReviewError(f"{folder}: missing; the extract stage has not run (finish the "
-                              "run with `attndsl run --resume --out DIR`)")
+            raise ReviewError(
+                f"{folder}: missing; the extract stage has not run (finish the "
+                "run with `attndsl run --resume --out DIR`)"
+            )
         return AttentionCache(folder)
 
     def entry(self, spec: str) -> dict[str, Any]:
         """The selection entry of the one head `spec` names (e.g. `12.3`)."""
         heads = parse_heads(spec, self.cache.layers, self.cache.heads)
         if len(heads) != 1:
-            raise ReviewError(f"head spec {spec!r} names {len(heads)} heads; name one, e.g. "
-                              f"{format_head(heads[0])}")
+            raise ReviewError(
+                f"head spec {spec!r} names {len(heads)} heads; name one, e.g. "
+                f"{format_head(heads[0])}"
+            )
         head = heads[0]
         for found in self.selection["heads"]:
             if (found["layer"], found["head"]) == head:
                 return found
         explained = ", ".join(format_head((e["layer"], e["head"])) for e in self.heads()[:6])
-        raise ReviewError(f"head {format_head(head)} was not explained in {self.folder} (it "
-                          f"explains {len(self.selection['heads'])} heads: {explained}, ...); "
-                          "list them with `attndsl review DIR`")
+        raise ReviewError(
+            f"head {format_head(head)} was not explained in {self.folder} (it "
+            f"explains {len(self.selection['heads'])} heads: {explained}, ...); "
+            "list them with `attndsl review DIR`"
+        )
 
     def head_summary(self, head: Head) -> HeadSummary:
         """The head's summary from `summaries.jsonl`."""
@@ -139,8 +155,10 @@ class RunResults:
     def _record(self, passage: int) -> Any:
         count = len(self.cache)
         if not 0 <= passage < count:
-            raise ReviewError(f"passage {passage} is not in the test split of {self.folder} "
-                              f"(it has {count} passages, numbered from 0)")
+            raise ReviewError(
+                f"passage {passage} is not in the test split of {self.folder} "
+                f"(it has {count} passages, numbered from 0)"
+            )
         return self.cache.records[passage]
 
     @functools.lru_cache(maxsize=256)  # noqa: B019 - one RunResults per command
@@ -166,6 +184,11 @@ class RunResults:
         real = self.attention(passage)[entry["layer"], entry["head"]]
         predicted = self.predicted(entry["program_id"], passage)
         w = min(width, real.shape[0])
-        return Window(passage, real.shape[0], self.tokens(passage)[:w],
-                      real[:w, :w].astype(np.float64), predicted[:w, :w],
-                      soft_iou(predicted, real))
+        return Window(
+            passage,
+            real.shape[0],
+            self.tokens(passage)[:w],
+            real[:w, :w].astype(np.float64),
+            predicted[:w, :w],
+            soft_iou(predicted, real),
+        )

@@ -19,8 +19,7 @@ def chosen_kernels(run: RunDir) -> dict[Head, Any]:
 
     selection = read_json(run.path("selection.json"), SELECTION)
     ids = list(selection["programs"])
-    programs = [Program.trusted(selection["programs"][pid]["source"], f"{pid}.py")
-                for pid in ids]
+    programs = [Program.trusted(selection["programs"][pid]["source"], f"{pid}.py") for pid in ids]
     kernels = dict(zip(ids, compile_many(programs)))
     return {(e["layer"], e["head"]): kernels[e["program_id"]] for e in selection["heads"]}
 
@@ -44,10 +43,13 @@ def run_summary(run: RunDir) -> dict[str, Any]:
         "heads_above_0.75": sum(iou > 0.75 for iou in ious),
         "library_size": len(selection["programs"]),
         "perplexity": {fraction_key(row["fraction"]): row["programs"] for row in table},
-        "perplexity_increase": {fraction_key(row["fraction"]): row["programs"] / base - 1
-                                for row in table},
-        "heads_replaced": {fraction_key(row["fraction"]): [row["heads"], row.get("of")]
-                           for row in table},
-        "stage_seconds": {name: facts["seconds"]
-                          for name, facts in run.read_manifest()["stages"].items()},
+        "perplexity_increase": {
+            fraction_key(row["fraction"]): row["programs"] / base - 1 for row in table
+        },
+        "heads_replaced": {
+            fraction_key(row["fraction"]): [row["heads"], row.get("of")] for row in table
+        },
+        "stage_seconds": {
+            name: stage["seconds"] for name, stage in run.read_manifest()["stages"].items()
+        },
     }

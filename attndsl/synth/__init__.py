@@ -18,6 +18,13 @@ from ._summary import (
 )
 
 __all__ = [
-    "CLASSES", "OFFSETS", "ORIGINS", "STARTERS_SHOWN", "Candidate", "HeadSummary",
-    "SummaryError", "summarise", "summarise_all",
+    "CLASSES",
+    "OFFSETS",
+    "ORIGINS",
+    "STARTERS_SHOWN",
+    "Candidate",
+    "HeadSummary",
+    "SummaryError",
+    "summarise",
+    "summarise_all",
 ]

@@ -28,8 +28,12 @@ class Candidate:
 
     def to_json(self) -> dict:
         """Plain JSON: the canonical source, id, hypothesis and origin."""
-        return {"id": self.id, "source": self.program.text, "hypothesis": self.hypothesis,
-                "origin": self.origin}
+        return {
+            "id": self.id,
+            "source": self.program.text,
+            "hypothesis": self.hypothesis,
+            "origin": self.origin,
+        }
 
     @staticmethod
     def from_json(entry: dict) -> Candidate:

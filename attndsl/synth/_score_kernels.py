@@ -1,4 +1,4 @@
-"""Numba kernels behind `attndsl.scores.pairwise`: every candidate against every head.
+"""Numba kernels behind `scores.pairwise`: every candidate against every head.
 
 Layout (one passage of n tokens, T = n(n+1)/2 causal entries, row i starting at i(i+1)/2):
 
@@ -62,8 +62,9 @@ def pack_heads(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     rows, cols = np.tril_indices(n)
     att = np.maximum(a.transpose(1, 2, 0), 0, dtype=np.float32).reshape(n * n, -1)
     att = att[rows * n + cols]
-    sums = np.add.reduceat(att, rows_starts(n), axis=0) if n else np.zeros((0, a.shape[0]),
-                                                                          np.float32)
+    sums = (
+        np.add.reduceat(att, rows_starts(n), axis=0) if n else np.zeros((0, a.shape[0]), np.float32)
+    )
     return att, sums
 
 
@@ -86,9 +87,18 @@ def jsd_terms(att: np.ndarray) -> np.ndarray:
 
 
 @njit(parallel=True, cache=True, fastmath=True)
-def pairwise_csr(metric: int, n: int, ptr: np.ndarray, col: np.ndarray, val: np.ndarray,
-                 psum: np.ndarray, att: np.ndarray, asum: np.ndarray, aterm: np.ndarray,
-                 blocks: np.ndarray) -> np.ndarray:
+def pairwise_csr(
+    metric: int,
+    n: int,
+    ptr: np.ndarray,
+    col: np.ndarray,
+    val: np.ndarray,
+    psum: np.ndarray,
+    att: np.ndarray,
+    asum: np.ndarray,
+    aterm: np.ndarray,
+    blocks: np.ndarray,
+) -> np.ndarray:
     """Scores [C, K] float64 of every candidate (CSR) against every head (packed)."""
     count, heads = psum.shape[0], att.shape[1]
     out = np.zeros((count, heads), np.float64)

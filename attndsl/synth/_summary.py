@@ -8,7 +8,7 @@ itself):
   further, and the first position (j = 0, which takes precedence; the buckets sum to 1);
 - `classes`: attention on keys 0 < j < i (neither the first position nor self, both counted
   in `offsets`) that belong to a class, with the token tests and structure the language's
-  builtins use (`attndsl._features`); `baseline` is what a uniform causal head would put there;
+  builtins use (`attndsl.lang._features`); `baseline` is what a uniform causal head would put there;
 - `entropy`: mean row entropy in nats, and `entropy_norm`, each row's entropy over its
   maximum log(i + 1), averaged;
 - `examples`: the strongest (query, key) pairs, the first position excluded, ranked by how
@@ -89,8 +89,11 @@ class QueryRow:
 
     def text(self) -> str:
         """`…tokens [q] → "key" j-i weight | …` on one line."""
-        keys = " | ".join(("first" if k == 0 else f'"{_show(token.strip() or token)}" '
-                           f"{k - self.query}") + f" {w:.2f}" for k, token, w in self.keys)
+        keys = " | ".join(
+            ("first" if k == 0 else f'"{_show(token.strip() or token)}" {k - self.query}')
+            + f" {w:.2f}"
+            for k, token, w in self.keys
+        )
         return f"{self.context} → {keys}"
 
 
@@ -113,26 +116,32 @@ class HeadSummary:
 
     def text(self) -> str:
         """The prompt text: plain, compact and stable (the same summary, the same bytes)."""
-        lines = [f"layer {self.layer}, head {self.head}: {self.passages} passages, "
-                 f"{self.tokens} tokens; shares of attention averaged over queries i >= 1",
-                 "by key offset j - i: " + " | ".join(f"{name} {self.offsets[name]:.2f}"
-                                                      for name in OFFSETS),
-                 "by key class, keys 0 < j < i (a uniform head in brackets):"]
+        lines = [
+            f"layer {self.layer}, head {self.head}: {self.passages} passages, "
+            f"{self.tokens} tokens; shares of attention averaged over queries i >= 1",
+            "by key offset j - i: "
+            + " | ".join(f"{name} {self.offsets[name]:.2f}" for name in OFFSETS),
+            "by key class, keys 0 < j < i (a uniform head in brackets):",
+        ]
         width = max(len(meaning) for meaning in CLASSES.values())
-        lines += [f"  {meaning:<{width}} {self.classes[name]:.2f} "
-                  f"[{self.baseline.get(name, 0.0):.2f}]" for name, meaning in CLASSES.items()]
-        lines.append(f"entropy: {self.entropy:.2f} nats per row, {self.entropy_norm:.2f} of "
-                     "the uniform maximum")
+        lines += [
+            f"  {meaning:<{width}} {self.classes[name]:.2f} [{self.baseline.get(name, 0.0):.2f}]"
+            for name, meaning in CLASSES.items()
+        ]
+        lines.append(
+            f"entropy: {self.entropy:.2f} nats per row, {self.entropy_norm:.2f} of "
+            "the uniform maximum"
+        )
         if self.examples:
-            lines.append("strongest pairs, first position excluded (weight, j - i, "
-                         "query [q], key {k}):")
+            lines.append(
+                "strongest pairs, first position excluded (weight, j - i, query [q], key {k}):"
+            )
             lines += [f"  {e.weight:.2f} {e.offset:>4}  {e.context}" for e in self.examples]
         if self.rows:
-            lines.append("typical queries and their top keys (key \"token\" j - i weight):")
+            lines.append('typical queries and their top keys (key "token" j - i weight):')
             lines += [f"  {row.text()}" for row in self.rows]
         if self.starters:
-            best = ", ".join(f"{name} {iou:.2f}" for name, iou in
-                             self.starters[:STARTERS_SHOWN])
+            best = ", ".join(f"{name} {iou:.2f}" for name, iou in self.starters[:STARTERS_SHOWN])
             lines.append(f"starter programs by soft IoU on this head: {best}")
         return "\n".join(lines) + "\n"
 
@@ -148,14 +157,22 @@ class HeadSummary:
     def from_json(entry: dict) -> HeadSummary:
         """The inverse of `to_json`."""
         if entry.get("version") != FORMAT_VERSION:
-            raise SummaryError(f"head summary format {entry.get('version')}, this attndsl "
-                               f"reads {FORMAT_VERSION}; summarise again")
+            raise SummaryError(
+                f"head summary format {entry.get('version')}, this attndsl "
+                f"reads {FORMAT_VERSION}; summarise again"
+            )
         fields = {k: v for k, v in entry.items() if k != "version"}
         fields["examples"] = [Example(**e) for e in fields["examples"]]
         fields["starters"] = [(str(name), float(iou)) for name, iou in fields["starters"]]
-        fields["rows"] = [QueryRow(r["passage"], r["query"], r["context"],
-                                   [(int(k), str(t), float(w)) for k, t, w in r["keys"]])
-                          for r in fields.get("rows", ())]
+        fields["rows"] = [
+            QueryRow(
+                r["passage"],
+                r["query"],
+                r["context"],
+                [(int(k), str(t), float(w)) for k, t, w in r["keys"]],
+            )
+            for r in fields.get("rows", ())
+        ]
         return HeadSummary(**fields)
 
 
@@ -170,16 +187,26 @@ def _masks(texts: Sequence[str]) -> np.ndarray:
     i, j = np.arange(n)[:, None], np.arange(n)[None, :]
     causal = (j <= i) & (i >= 1)
     rest, d = causal & (j > 0), i - j
-    offsets = [rest & (d == 0), rest & (d == 1), rest & (d == 2), rest & (d == 3),
-               rest & (d >= 4) & (d <= 8), rest & (d > 8), causal & (j == 0)]
+    offsets = [
+        rest & (d == 0),
+        rest & (d == 1),
+        rest & (d == 2),
+        rest & (d == 3),
+        rest & (d >= 4) & (d <= 8),
+        rest & (d > 8),
+        causal & (j == 0),
+    ]
     ids: dict[str, int] = {}
     key = np.array([ids.setdefault(k, len(ids)) for k in f.keys], dtype=np.int64)
     before = np.concatenate([[-1], key[:-1]])  # the key of token j - 1
     newline = np.array(["\n" in t for t in texts])
     relation = {
-        "punct": f.tests["is_punct"][None, :], "word_start": f.tests["starts_word"][None, :],
-        "upper": f.tests["is_upper"][None, :], "stop": f.tests["is_stop"][None, :],
-        "newline": newline[None, :], "repeat": key[None, :] == key[:, None],
+        "punct": f.tests["is_punct"][None, :],
+        "word_start": f.tests["starts_word"][None, :],
+        "upper": f.tests["is_upper"][None, :],
+        "stop": f.tests["is_stop"][None, :],
+        "newline": newline[None, :],
+        "repeat": key[None, :] == key[:, None],
         "induction": before[None, :] == key[:, None],
         "same_word": f.word_of[None, :] == f.word_of[:, None],
         "sentence_start": j == f.sentence_start[:, None],
@@ -197,7 +224,7 @@ def _uniform(n: int) -> np.ndarray:
 def _show(text: str) -> str:
     text = text.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r")
     text = text.replace("\t", "\\t")
-    return text if len(text) <= TOKEN_WIDTH else text[:TOKEN_WIDTH - 1] + "…"
+    return text if len(text) <= TOKEN_WIDTH else text[: TOKEN_WIDTH - 1] + "…"
 
 
 def _context(texts: Sequence[str], query: int, key: int | None = None) -> str:
@@ -216,7 +243,7 @@ def _context(texts: Sequence[str], query: int, key: int | None = None) -> str:
             parts.append(" …")
         text = _show(texts[position])
         core = text.lstrip(" ")
-        lead = text[:len(text) - len(core)]
+        lead = text[: len(text) - len(core)]
         if position == key:
             core = "{" + core + "}"
         if position == query:
@@ -259,64 +286,99 @@ class _Totals:
         self.entropy_norm += (entropy / np.log(np.arange(2, n + 1))).sum(1)
         if passage in self.typical_in:
             query = (2 * n) // 3
-            top = np.argsort(-weights[:, query, :query + 1], axis=1, kind="stable")[:, :3]
-            self.typical.append((passage, query, top,
-                                 np.take_along_axis(weights[:, query], top, 1)))
+            top = np.argsort(-weights[:, query, : query + 1], axis=1, kind="stable")[:, :3]
+            self.typical.append(
+                (passage, query, top, np.take_along_axis(weights[:, query], top, 1))
+            )
         masked = np.where(np.tril(np.ones((n, n), bool)), weights, -1.0)
         masked[:, :, 0] = -1.0  # the first position is reported in `offsets`
         masked[:, 0, :] = -1.0
         keys = masked.argmax(2)  # [heads, n]
         best = np.take_along_axis(masked, keys[:, :, None], 2)[:, :, 0]
         excess = best - 1.0 / np.arange(1, n + 1)  # over a uniform head's weight
-        order = np.argsort(-excess, axis=1, kind="stable")[:, :self.cap]  # [heads, cap]
-        self.pairs.append((passage, order, np.take_along_axis(keys, order, 1),
-                           np.take_along_axis(best, order, 1),
-                           np.take_along_axis(excess, order, 1)))
+        order = np.argsort(-excess, axis=1, kind="stable")[:, : self.cap]  # [heads, cap]
+        self.pairs.append(
+            (
+                passage,
+                order,
+                np.take_along_axis(keys, order, 1),
+                np.take_along_axis(best, order, 1),
+                np.take_along_axis(excess, order, 1),
+            )
+        )
 
-    def examples(self, index: int, count: int, texts: Mapping[int, Sequence[str]]
-                 ) -> list[Example]:
+    def examples(self, index: int, count: int, texts: Mapping[int, Sequence[str]]) -> list[Example]:
         """The `count` pairs of head `index` most above uniform (ties: earlier passage,
         query)."""
-        found = [(-float(x), rank, int(q), int(k), float(w), passage)
-                 for rank, (passage, queries, keys, weights, excess) in enumerate(self.pairs)
-                 for q, k, w, x in zip(queries[index], keys[index], weights[index],
-                                       excess[index]) if w > 0]
-        return [Example(passage, q, k, round(w, 4), texts[passage][q], texts[passage][k],
-                        _context(texts[passage], q, k))
-                for _, _, q, k, w, passage in sorted(found)[:count]]
+        found = [
+            (-float(x), rank, int(q), int(k), float(w), passage)
+            for rank, (passage, queries, keys, weights, excess) in enumerate(self.pairs)
+            for q, k, w, x in zip(queries[index], keys[index], weights[index], excess[index])
+            if w > 0
+        ]
+        return [
+            Example(
+                passage,
+                q,
+                k,
+                round(w, 4),
+                texts[passage][q],
+                texts[passage][k],
+                _context(texts[passage], q, k),
+            )
+            for _, _, q, k, w, passage in sorted(found)[:count]
+        ]
 
     def query_rows(self, index: int, texts: Mapping[int, Sequence[str]]) -> list[QueryRow]:
         """Typical query rows of head `index`, in passage order."""
-        return [QueryRow(passage, query, _context(texts[passage], query),
-                         [(int(k), texts[passage][int(k)], round(float(w), 4))
-                          for k, w in zip(keys[index], weights[index])])
-                for passage, query, keys, weights in self.typical]
+        return [
+            QueryRow(
+                passage,
+                query,
+                _context(texts[passage], query),
+                [
+                    (int(k), texts[passage][int(k)], round(float(w), 4))
+                    for k, w in zip(keys[index], weights[index])
+                ],
+            )
+            for passage, query, keys, weights in self.typical
+        ]
 
 
-def _check_request(cache: AttentionCache, passages: Sequence[int], heads: Sequence[Head]
-                   ) -> None:
+def _check_request(cache: AttentionCache, passages: Sequence[int], heads: Sequence[Head]) -> None:
     if not passages:
         raise SummaryError(f"{cache.folder}: no passages to summarise; pass some indices")
     wrong = [p for p in passages if not 0 <= p < len(cache)]
     if wrong:
-        raise SummaryError(f"{cache.folder}: no passage {wrong[0]}; the cache holds "
-                           f"{len(cache)} (0 to {len(cache) - 1})")
+        raise SummaryError(
+            f"{cache.folder}: no passage {wrong[0]}; the cache holds "
+            f"{len(cache)} (0 to {len(cache) - 1})"
+        )
     for layer, head in heads:
         if not (0 <= layer < cache.layers and 0 <= head < cache.heads):
-            raise SummaryError(f"{cache.folder}: no head (layer {layer}, head {head}); the "
-                               f"cache holds {cache.layers} layers × {cache.heads} heads")
+            raise SummaryError(
+                f"{cache.folder}: no head (layer {layer}, head {head}); the "
+                f"cache holds {cache.layers} layers × {cache.heads} heads"
+            )
 
 
-def summarise_all(cache: AttentionCache, passages: Sequence[int],
-                  heads: Sequence[Head] | None = None,
-                  starters: Mapping[Head, Sequence[tuple[str, float]]] | None = None,
-                  progress: Callable[[int, int], None] | None = None, examples: int = 8,
-                  rows: int = 4) -> dict[Head, HeadSummary]:
+def summarise_all(
+    cache: AttentionCache,
+    passages: Sequence[int],
+    heads: Sequence[Head] | None = None,
+    starters: Mapping[Head, Sequence[tuple[str, float]]] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    examples: int = 8,
+    rows: int = 4,
+) -> dict[Head, HeadSummary]:
     """Summaries of `heads` (default: all) over `passages` of `cache`, reading each passage
     once. `starters` gives (program name, soft IoU) per head; `progress(done, total)` is
     called after each passage; `examples` strong pairs and `rows` typical query rows."""
-    heads = [(int(h[0]), int(h[1])) for h in heads] if heads is not None else [
-        (layer, head) for layer in range(cache.layers) for head in range(cache.heads)]
+    heads = (
+        [(int(h[0]), int(h[1])) for h in heads]
+        if heads is not None
+        else [(layer, head) for layer in range(cache.layers) for head in range(cache.heads)]
+    )
     passages = [int(p) for p in passages]
     _check_request(cache, passages, heads)
     flat = np.array([layer * cache.heads + head for layer, head in heads], dtype=np.int64)
@@ -331,26 +393,41 @@ def summarise_all(cache: AttentionCache, passages: Sequence[int],
             progress(done, len(passages))
     count = max(totals.rows, 1)
     share = np.round(totals.mass / count, 4)
-    baseline = dict(zip(CLASSES, share[-1, len(OFFSETS):].tolist()))
+    baseline = dict(zip(CLASSES, share[-1, len(OFFSETS) :].tolist()))
     starters = starters or {}
     summaries = {}
     for index, (layer, head) in enumerate(heads):
-        given = sorted(((str(n), float(s)) for n, s in starters.get((layer, head), ())),
-                       key=lambda s: (-s[1], s[0]))
+        given = sorted(
+            ((str(n), float(s)) for n, s in starters.get((layer, head), ())),
+            key=lambda s: (-s[1], s[0]),
+        )
         summaries[(layer, head)] = HeadSummary(
-            layer, head, len(passages), totals.tokens,
-            dict(zip(OFFSETS, share[index, :len(OFFSETS)].tolist())),
-            dict(zip(CLASSES, share[index, len(OFFSETS):].tolist())),
+            layer,
+            head,
+            len(passages),
+            totals.tokens,
+            dict(zip(OFFSETS, share[index, : len(OFFSETS)].tolist())),
+            dict(zip(CLASSES, share[index, len(OFFSETS) :].tolist())),
             round(float(totals.entropy[index] / count), 4),
             round(float(totals.entropy_norm[index] / count), 4),
-            totals.examples(index, examples, texts), given, baseline,
-            totals.query_rows(index, texts))
+            totals.examples(index, examples, texts),
+            given,
+            baseline,
+            totals.query_rows(index, texts),
+        )
     return summaries
 
 
-def summarise(cache: AttentionCache, passages: Sequence[int], layer: int, head: int,
-              starters: Sequence[tuple[str, float]] = (), examples: int = 8, rows: int = 4
-              ) -> HeadSummary:
+def summarise(
+    cache: AttentionCache,
+    passages: Sequence[int],
+    layer: int,
+    head: int,
+    starters: Sequence[tuple[str, float]] = (),
+    examples: int = 8,
+    rows: int = 4,
+) -> HeadSummary:
     """The summary of one head over `passages` (see `summarise_all` for many heads)."""
-    return summarise_all(cache, passages, [(layer, head)], {(layer, head): starters},
-                         examples=examples, rows=rows)[(layer, head)]
+    return summarise_all(
+        cache, passages, [(layer, head)], {(layer, head): starters}, examples=examples, rows=rows
+    )[(layer, head)]

@@ -106,8 +106,10 @@ def pairwise(candidates, heads, metric: str = "iou") -> torch.Tensor:
         raise ScoreError(f"unknown metric {metric!r}; choose one of {', '.join(METRICS)}")
     p, a = _as_tensor(candidates, "candidates"), _as_tensor(heads, "heads")
     if p.shape[1:] != a.shape[1:]:
-        raise ScoreError(f"candidates are {p.shape[1]}×{p.shape[1]} but heads are "
-                         f"{a.shape[1]}×{a.shape[1]}; pass the same passage")
+        raise ScoreError(
+            f"candidates are {p.shape[1]}×{p.shape[1]} but heads are "
+            f"{a.shape[1]}×{a.shape[1]}; pass the same passage"
+        )
     if p.shape[1] == 0:
         raise ScoreError("an empty passage has no rows to score; drop it")
     return _pairwise_numba(p.numpy(), a.numpy(), metric)
@@ -137,8 +139,9 @@ def _pairwise_numba(p: np.ndarray, a: np.ndarray, metric: str) -> torch.Tensor:
     return torch.from_numpy(out)
 
 
-def _pairwise_torch(p: torch.Tensor, a: torch.Tensor, metric: str,
-                    max_cells: int = 1 << 24) -> torch.Tensor:
+def _pairwise_torch(
+    p: torch.Tensor, a: torch.Tensor, metric: str, max_cells: int = 1 << 24
+) -> torch.Tensor:
     """Plain broadcasting over chunks of candidates (the simple reference implementation)."""
     n = p.shape[1]
     mask = torch.ones(n, n, dtype=torch.bool).tril()
@@ -147,27 +150,29 @@ def _pairwise_torch(p: torch.Tensor, a: torch.Tensor, metric: str,
     out = torch.empty(p.shape[0], a.shape[0], dtype=torch.float64)
     step = max(1, max_cells // max(1, a.shape[0] * n * n))
     for c0 in range(0, p.shape[0], step):
-        pc, ac = p[c0:c0 + step, None], a[None]
+        pc, ac = p[c0 : c0 + step, None], a[None]
         if metric == "iou":
             low = torch.minimum(pc, ac).sum(-1)
             high = pc.sum(-1) + ac.sum(-1) - low
             rows = torch.where(high > 0, low / torch.where(high > 0, high, 1.0), 1.0)
-            out[c0:c0 + step] = rows.mean(-1)
+            out[c0 : c0 + step] = rows.mean(-1)
         elif metric == "mass":
             total = ac.sum((-1, -2))
             mass = (pc * ac).sum((-1, -2))
-            out[c0:c0 + step] = torch.where(total > 0, mass / torch.where(total > 0, total, 1),
-                                            0.0)
+            out[c0 : c0 + step] = torch.where(
+                total > 0, mass / torch.where(total > 0, total, 1), 0.0
+            )
         else:
             m = (pc + ac) / 2
             rows = 0.5 * (_xlogx_over_t(pc, m).sum(-1) + _xlogx_over_t(ac, m).sum(-1))
-            out[c0:c0 + step] = rows.mean(-1)
+            out[c0 : c0 + step] = rows.mean(-1)
     return out
 
 
 def _xlogx_over_t(x: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
-    return torch.where(x > 0, x * torch.log2(torch.where(x > 0, x, 1.0) /
-                                             torch.where(m > 0, m, 1.0)), 0.0)
+    return torch.where(
+        x > 0, x * torch.log2(torch.where(x > 0, x, 1.0) / torch.where(m > 0, m, 1.0)), 0.0
+    )
 
 
 # ---------------------------------------------------------------- over a cache
@@ -192,19 +197,23 @@ class ScoreTable:
     def best(self, layer: int, head: int, k: int = 1) -> list[tuple[str, float]]:
         """The k best (id, score) for one head, best first (highest, or lowest for jsd)."""
         scores = self.mean[:, layer, head]
-        order = np.argsort(-scores if HIGHER_IS_BETTER[self.metric] else scores,
-                           kind="stable")
+        order = np.argsort(-scores if HIGHER_IS_BETTER[self.metric] else scores, kind="stable")
         return [(self.ids[c], float(scores[c])) for c in order[:k]]
 
 
 Patterns = Callable[["Batch"], "torch.Tensor | np.ndarray"]
 
 
-def score_patterns(ids: Sequence[str], patterns: Patterns, cache: AttentionCache,
-                   passages: Sequence[int] | None = None, metric: str = "iou",
-                   per_passage: bool = False,
-                   progress: Callable[[int, int], None] | None = None,
-                   max_cells: int = DEFAULT_MAX_CELLS) -> ScoreTable:
+def score_patterns(
+    ids: Sequence[str],
+    patterns: Patterns,
+    cache: AttentionCache,
+    passages: Sequence[int] | None = None,
+    metric: str = "iou",
+    per_passage: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+    max_cells: int = DEFAULT_MAX_CELLS,
+) -> ScoreTable:
     """Score candidates given as a function of a batch of passages: `patterns(batch)` returns
     [C, B, N, N] (C = len(ids), N = the batch's longest passage, zeros beyond each passage),
     so a caller can score patterns that no single program makes (mixtures, say). Passages are
@@ -226,8 +235,10 @@ def score_patterns(ids: Sequence[str], patterns: Patterns, cache: AttentionCache
         clock = time.perf_counter()
         made = torch.as_tensor(patterns(part)).cpu()
         if tuple(made.shape[:2]) != (count, len(part)):
-            raise ScoreError(f"patterns gave shape {tuple(made.shape)} for {len(part)} "
-                             f"passages; expected [{count}, {len(part)}, N, N]")
+            raise ScoreError(
+                f"patterns gave shape {tuple(made.shape)} for {len(part)} "
+                f"passages; expected [{count}, {len(part)}, N, N]"
+            )
         seconds["patterns"] += time.perf_counter() - clock
         for b, n in enumerate(part.lengths.tolist()):
             clock = time.perf_counter()
@@ -242,10 +253,16 @@ def score_patterns(ids: Sequence[str], patterns: Patterns, cache: AttentionCache
         if progress:
             progress(start + len(part), len(chosen))
     shape = (count, cache.layers, cache.heads)
-    return ScoreTable(list(ids), chosen, cache.layers, cache.heads,
-                      (total / max(1, len(chosen))).reshape(shape),
-                      None if each is None else each.reshape(*shape, len(chosen)),
-                      metric, seconds)
+    return ScoreTable(
+        list(ids),
+        chosen,
+        cache.layers,
+        cache.heads,
+        (total / max(1, len(chosen))).reshape(shape),
+        None if each is None else each.reshape(*shape, len(chosen)),
+        metric,
+        seconds,
+    )
 
 
 def run_kernels(kernels: Sequence[Kernel], batch: Batch, vocab: Vocab) -> np.ndarray:
@@ -268,11 +285,16 @@ def run_kernels(kernels: Sequence[Kernel], batch: Batch, vocab: Vocab) -> np.nda
     return out
 
 
-def score_programs(programs: Sequence[Program], cache: AttentionCache,
-                   passages: Sequence[int] | None, vocab: Vocab, metric: str = "iou",
-                   per_passage: bool = False,
-                   progress: Callable[[int, int], None] | None = None,
-                   max_cells: int = DEFAULT_MAX_CELLS) -> ScoreTable:
+def score_programs(
+    programs: Sequence[Program],
+    cache: AttentionCache,
+    passages: Sequence[int] | None,
+    vocab: Vocab,
+    metric: str = "iou",
+    per_passage: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+    max_cells: int = DEFAULT_MAX_CELLS,
+) -> ScoreTable:
     """Score programs against every head of `cache` on `passages` (None: all of them).
 
     Each program is compiled once (Numba; kernels are cached on disk) and run on batches of
@@ -285,14 +307,24 @@ def score_programs(programs: Sequence[Program], cache: AttentionCache,
     compiled = time.perf_counter() - clock
     top = max((max(r.ids, default=-1) for r in cache.records), default=-1)
     if top >= vocab.size:
-        raise ScoreError(f"{cache.folder}: token id {top} is outside the vocabulary "
-                         f"({vocab.size} tokens); build it with Vocab.from_tokenizer for the "
-                         f"model the cache was made with ({cache.manifest.get('model')})")
+        raise ScoreError(
+            f"{cache.folder}: token id {top} is outside the vocabulary "
+            f"({vocab.size} tokens); build it with Vocab.from_tokenizer for the "
+            f"model the cache was made with ({cache.manifest.get('model')})"
+        )
 
     def patterns(batch: Batch) -> np.ndarray:
         return run_kernels(kernels, batch, vocab)
 
-    table = score_patterns([p.id for p in programs], patterns, cache, passages, metric,
-                           per_passage, progress, max_cells)
+    table = score_patterns(
+        [p.id for p in programs],
+        patterns,
+        cache,
+        passages,
+        metric,
+        per_passage,
+        progress,
+        max_cells,
+    )
     table.seconds["compile"] = compiled
     return table

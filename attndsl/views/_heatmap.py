@@ -14,8 +14,13 @@ from rich.text import Text
 from ..rundir import WINDOW, Window
 
 #: (lowest weight, glyph, style) from the top: a weight at or above the bound gets the glyph
-SHADES = ((0.6, "█", "bold bright_cyan"), (0.3, "▓", "bright_cyan"), (0.1, "▒", "cyan"),
-          (0.01, "░", "cyan"), (0.0, "·", "dim"))
+SHADES = (
+    (0.6, "█", "bold bright_cyan"),
+    (0.3, "▓", "bright_cyan"),
+    (0.1, "▒", "cyan"),
+    (0.01, "░", "cyan"),
+    (0.0, "·", "dim"),
+)
 LABEL = 10  # "nn token…" before each row
 GAP = 3  # between the two maps
 
@@ -36,7 +41,7 @@ def label(token: str, width: int = LABEL - 3) -> str:
     """A token as a short row label: stripped, whitespace escaped, cut with `…`."""
     text = token.strip() or token.encode("unicode_escape").decode("ascii") or "''"
     text = text.replace("\n", "\\n").replace("\t", "\\t").replace("\r", "\\r")
-    return text if len(text) <= width else text[:width - 1] + "…"
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def _row(matrix: np.ndarray, i: int) -> Text:
@@ -60,7 +65,7 @@ def _ticks(width: int) -> str:
 
 
 def _title(text: str, width: int) -> str:
-    return text if len(text) <= width else text[:width - 1] + "…"
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def render_heatmaps(window: Window, left: str, right: str) -> RenderableType:
@@ -68,17 +73,27 @@ def render_heatmaps(window: Window, left: str, right: str) -> RenderableType:
     w = len(window.tokens)
     pad = " " * (LABEL + 1)
     gap = " " * GAP
-    lines = [Text(pad) + Text(_title(left, w).ljust(w), style="bold") + gap
-             + Text(_title(right, w), style="bold"),
-             Text(pad + _ticks(w) + gap + _ticks(w), style="dim")]
+    lines = [
+        Text(pad)
+        + Text(_title(left, w).ljust(w), style="bold")
+        + gap
+        + Text(_title(right, w), style="bold"),
+        Text(pad + _ticks(w) + gap + _ticks(w), style="dim"),
+    ]
     for i, token in enumerate(window.tokens):
-        lines.append(Text(f"{i:>2} {label(token):<{LABEL - 3}} ") + _row(window.real, i) + gap
-                     + _row(window.predicted, i))
+        lines.append(
+            Text(f"{i:>2} {label(token):<{LABEL - 3}} ")
+            + _row(window.real, i)
+            + gap
+            + _row(window.predicted, i)
+        )
     legend = Text("weight: ", style="dim")
     for bound, glyph, style in reversed(SHADES):
         legend.append(glyph, style=style)
         legend.append(f" ≥{bound:g} " if bound else " <0.01 ", style="dim")
-    shown = (f"rows: query tokens 0–{w - 1} of {window.total} in test passage "
-             f"{window.passage}; columns: keys. Soft IoU on the whole passage: "
-             f"{window.iou:.2f}")
+    shown = (
+        f"rows: query tokens 0–{w - 1} of {window.total} in test passage "
+        f"{window.passage}; columns: keys. Soft IoU on the whole passage: "
+        f"{window.iou:.2f}"
+    )
     return Group(*lines, legend, Text(shown, style="dim"))

@@ -72,19 +72,26 @@ def _percent(fraction: float) -> str:
 
 def _summary(results: RunResults) -> str:
     s = results.summary
-    facts = [("heads explained", s["heads"]), ("mean held-out soft IoU", f"{s['mean_iou']:.3f}"),
-             ("heads above 0.75", s["heads_above_0.75"]),
-             ("library (unique programs)", s["library_size"]),
-             ("candidates scored", results.selection.get("candidates", "–"))]
-    rows = "".join(f"<tr><td>{escape(k)}</td><td class=num>{escape(str(v))}</td></tr>"
-                   for k, v in facts)
+    facts = [
+        ("heads explained", s["heads"]),
+        ("mean held-out soft IoU", f"{s['mean_iou']:.3f}"),
+        ("heads above 0.75", s["heads_above_0.75"]),
+        ("library (unique programs)", s["library_size"]),
+        ("candidates scored", results.selection.get("candidates", "–")),
+    ]
+    rows = "".join(
+        f"<tr><td>{escape(k)}</td><td class=num>{escape(str(v))}</td></tr>" for k, v in facts
+    )
     seconds = s.get("stage_seconds") or {}
-    times = "".join(f"<tr><td>{escape(k)}</td><td class=num>{v:.1f} s</td></tr>"
-                    for k, v in seconds.items())
-    return (f'<div class="row"><table><thead><tr><th colspan=2>summary</th></tr></thead>'
-            f"<tbody>{rows}</tbody></table>{_perplexity_table(results.perplexity)}"
-            f"<table><thead><tr><th colspan=2>time per stage</th></tr></thead>"
-            f"<tbody>{times}</tbody></table></div>")
+    times = "".join(
+        f"<tr><td>{escape(k)}</td><td class=num>{v:.1f} s</td></tr>" for k, v in seconds.items()
+    )
+    return (
+        f'<div class="row"><table><thead><tr><th colspan=2>summary</th></tr></thead>'
+        f"<tbody>{rows}</tbody></table>{_perplexity_table(results.perplexity)}"
+        f"<table><thead><tr><th colspan=2>time per stage</th></tr></thead>"
+        f"<tbody>{times}</tbody></table></div>"
+    )
 
 
 def _perplexity_table(rows: list[dict[str, Any]]) -> str:
@@ -93,19 +100,31 @@ def _perplexity_table(rows: list[dict[str, Any]]) -> str:
     body = ""
     base = rows[0]["programs"] if rows else 0
     for row in rows:
-        cells = "".join(f"<td class=num>{row[name]:.2f}</td>" if name in row else
-                        "<td class=num>–</td>" for name in names)
-        change = (f" <span class=muted>({row['programs'] / base - 1:+.1%})</span>"
-                  if row["heads"] and base else "")
-        body += (f"<tr><td class=num>{_percent(row['fraction'])}</td>"
-                 f"<td class=num>{row['heads']}</td>{cells}<td>{change}</td></tr>")
-    return (f"<table><thead><tr><th class=num>replaced</th><th class=num>heads</th>{head}"
-            f"<th></th></tr></thead><tbody>{body}</tbody></table>")
+        cells = "".join(
+            f"<td class=num>{row[name]:.2f}</td>" if name in row else "<td class=num>–</td>"
+            for name in names
+        )
+        change = (
+            f" <span class=muted>({row['programs'] / base - 1:+.1%})</span>"
+            if row["heads"] and base
+            else ""
+        )
+        body += (
+            f"<tr><td class=num>{_percent(row['fraction'])}</td>"
+            f"<td class=num>{row['heads']}</td>{cells}<td>{change}</td></tr>"
+        )
+    return (
+        f"<table><thead><tr><th class=num>replaced</th><th class=num>heads</th>{head}"
+        f"<th></th></tr></thead><tbody>{body}</tbody></table>"
+    )
 
 
 def _log_ticks(low: float, high: float) -> list[float]:
-    ticks = [m * 10 ** e for e in range(math.floor(math.log10(low)) - 1,
-                                        math.ceil(math.log10(high)) + 1) for m in (1, 2, 5)]
+    ticks = [
+        m * 10**e
+        for e in range(math.floor(math.log10(low)) - 1, math.ceil(math.log10(high)) + 1)
+        for m in (1, 2, 5)
+    ]
     inside = [t for t in ticks if low <= t <= high]
     return inside if len(inside) >= 2 else [low, high]
 
@@ -126,36 +145,51 @@ def perplexity_svg(rows: list[dict[str, Any]], width: int = 620, height: int = 3
 
     def y(v: float) -> float:
         return top + (math.log(high) - math.log(v)) / (math.log(high) - math.log(low)) * (
-            height - top - bottom)
+            height - top - bottom
+        )
 
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-             f'viewBox="0 0 {width} {height}" role="img" id="perplexity-curve">']
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" role="img" id="perplexity-curve">'
+    ]
     for tick in _log_ticks(low, high):
-        parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y(tick):.1f}" '
-                     f'y2="{y(tick):.1f}" stroke="#eaeef2"/><text x="{left - 6}" '
-                     f'y="{y(tick) + 4:.1f}" text-anchor="end" font-size="11">{tick:g}</text>')
+        parts.append(
+            f'<line x1="{left}" x2="{width - right}" y1="{y(tick):.1f}" '
+            f'y2="{y(tick):.1f}" stroke="#eaeef2"/><text x="{left - 6}" '
+            f'y="{y(tick) + 4:.1f}" text-anchor="end" font-size="11">{tick:g}</text>'
+        )
     for row in rows:
-        parts.append(f'<text x="{x(row["fraction"]):.1f}" y="{height - bottom + 16}" '
-                     f'text-anchor="middle" font-size="11">{_percent(row["fraction"])}</text>')
+        parts.append(
+            f'<text x="{x(row["fraction"]):.1f}" y="{height - bottom + 16}" '
+            f'text-anchor="middle" font-size="11">{_percent(row["fraction"])}</text>'
+        )
     middle = (top + height - bottom) / 2
-    parts.append(f'<text x="{(left + width - right) / 2:.0f}" y="{height - 6}" '
-                 'text-anchor="middle" font-size="12">heads replaced (lowest cost first)</text>'
-                 f'<text x="14" y="{middle:.0f}" font-size="12" text-anchor="middle" '
-                 f'transform="rotate(-90 14 {middle:.0f})">perplexity (log)</text>')
+    parts.append(
+        f'<text x="{(left + width - right) / 2:.0f}" y="{height - 6}" '
+        'text-anchor="middle" font-size="12">heads replaced (lowest cost first)</text>'
+        f'<text x="14" y="{middle:.0f}" font-size="12" text-anchor="middle" '
+        f'transform="rotate(-90 14 {middle:.0f})">perplexity (log)</text>'
+    )
     for k, name in enumerate(names):
         points = [(x(r["fraction"]), y(r[name]), r) for r in rows if name in r]
         colour, heavy = SERIES[name], name == "programs"
         line = " ".join(f"{px:.1f},{py:.1f}" for px, py, _ in points)
-        parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width='
-                     f'"{3 if heavy else 1.6}" points="{line}" class="series" '
-                     f'data-series="{name}"/>')
-        parts += [f'<circle cx="{px:.1f}" cy="{py:.1f}" r="3" fill="{colour}"><title>'
-                  f'{name}, {_percent(r["fraction"])} replaced: {r[name]:.2f}</title></circle>'
-                  for px, py, r in points]
+        parts.append(
+            f'<polyline fill="none" stroke="{colour}" stroke-width='
+            f'"{3 if heavy else 1.6}" points="{line}" class="series" '
+            f'data-series="{name}"/>'
+        )
+        parts += [
+            f'<circle cx="{px:.1f}" cy="{py:.1f}" r="3" fill="{colour}"><title>'
+            f"{name}, {_percent(r['fraction'])} replaced: {r[name]:.2f}</title></circle>"
+            for px, py, r in points
+        ]
         ly = top + 8 + 18 * k
-        parts.append(f'<line x1="{width - right + 12}" x2="{width - right + 32}" y1="{ly}" '
-                     f'y2="{ly}" stroke="{colour}" stroke-width="{3 if heavy else 1.6}"/>'
-                     f'<text x="{width - right + 38}" y="{ly + 4}" font-size="12">{name}</text>')
+        parts.append(
+            f'<line x1="{width - right + 12}" x2="{width - right + 32}" y1="{ly}" '
+            f'y2="{ly}" stroke="{colour}" stroke-width="{3 if heavy else 1.6}"/>'
+            f'<text x="{width - right + 38}" y="{ly + 4}" font-size="12">{name}</text>'
+        )
     parts.append("</svg>")
     return "".join(parts)
 
@@ -176,28 +210,35 @@ def _gallery(results: RunResults, n: int) -> str:
                 continue
             spec = format_head((layer, h))
             tip = escape(f"{spec} {entry['name']} (held-out IoU {entry['test_iou']:.2f})")
-            cells += (f'<td><a href="#head-{spec}" data-head="{spec}" title="{tip}">'
-                      f'<canvas width="{width}" height="{height}" data-head="{spec}" '
-                      f'style="width:{shown}px">'
-                      "</canvas></a></td>")
+            cells += (
+                f'<td><a href="#head-{spec}" data-head="{spec}" title="{tip}">'
+                f'<canvas width="{width}" height="{height}" data-head="{spec}" '
+                f'style="width:{shown}px">'
+                "</canvas></a></td>"
+            )
         body += f"<tr><th>L{layer}</th>{cells}</tr>"
-    return (f'<div class="scroll" id="gallery"><table><thead><tr><th></th>{head_row}</tr>'
-            f"</thead><tbody>{body}</tbody></table></div>")
+    return (
+        f'<div class="scroll" id="gallery"><table><thead><tr><th></th>{head_row}</tr>'
+        f"</thead><tbody>{body}</tbody></table></div>"
+    )
 
 
 def _heads_table(results: RunResults) -> str:
     rows = "".join(
         f'<tr><td class=num><a href="#head-{format_head((e["layer"], e["head"]))}">'
-        f'{format_head((e["layer"], e["head"]))}</a></td>'
-        f'<td class=num>{e["test_iou"]:.3f}</td><td>{_bar(e["test_iou"])}</td>'
-        f'<td class=num>{e["select_iou"]:.3f}</td>'
+        f"{format_head((e['layer'], e['head']))}</a></td>"
+        f"<td class=num>{e['test_iou']:.3f}</td><td>{_bar(e['test_iou'])}</td>"
+        f"<td class=num>{e['select_iou']:.3f}</td>"
         f'<td><a href="#prog-{escape(e["program_id"])}">{escape(e["name"])}</a></td>'
-        f'<td class=mono>{escape(e["program_id"])}</td><td>{escape(e["origin"])}</td></tr>'
-        for e in results.heads())
-    return ('<div class="scroll"><table id="heads"><thead><tr><th class=num>head</th>'
-            "<th class=num>held-out IoU</th><th></th><th class=num>select IoU</th>"
-            "<th>program</th><th>id</th><th>origin</th></tr></thead>"
-            f"<tbody>{rows}</tbody></table></div>")
+        f"<td class=mono>{escape(e['program_id'])}</td><td>{escape(e['origin'])}</td></tr>"
+        for e in results.heads()
+    )
+    return (
+        '<div class="scroll"><table id="heads"><thead><tr><th class=num>head</th>'
+        "<th class=num>held-out IoU</th><th></th><th class=num>select IoU</th>"
+        "<th>program</th><th>id</th><th>origin</th></tr></thead>"
+        f"<tbody>{rows}</tbody></table></div>"
+    )
 
 
 def _programs(results: RunResults) -> str:
@@ -209,8 +250,9 @@ def _programs(results: RunResults) -> str:
             f'<span class="muted mono">{escape(p["id"])} · {escape(p["origin"])}</span></h3>'
             f"<div>{escape(p['hypothesis'] or '')}</div>"
             f'<div class="muted">mean held-out IoU {p["mean_iou"]:.3f} over '
-            f'{len(p["heads"])} head{"s" if len(p["heads"]) != 1 else ""}: {heads}</div>'
-            f'<pre class="code">{_highlight(p["source"])}</pre></div>')
+            f"{len(p['heads'])} head{'s' if len(p['heads']) != 1 else ''}: {heads}</div>"
+            f'<pre class="code">{_highlight(p["source"])}</pre></div>'
+        )
     return "".join(parts)
 
 
@@ -222,24 +264,38 @@ def _data(results: RunResults, passage: int, width: int) -> dict[str, Any]:
     window = None
     for entry in results.heads():
         window = results.window(entry, passage, width)
-        heads.append({"spec": format_head((entry["layer"], entry["head"])),
-                      "program": entry["program_id"], "name": entry["name"],
-                      "iou": round(entry["test_iou"], 4), "passage_iou": round(window.iou, 4),
-                      "real": _triangle(window.real)})
+        heads.append(
+            {
+                "spec": format_head((entry["layer"], entry["head"])),
+                "program": entry["program_id"],
+                "name": entry["name"],
+                "iou": round(entry["test_iou"], 4),
+                "passage_iou": round(window.iou, 4),
+                "real": _triangle(window.real),
+            }
+        )
         predicted.setdefault(entry["program_id"], _triangle(window.predicted))
     best = max(results.heads(), key=lambda e: e["test_iou"], default=None)
-    return {"passage": passage, "total": window.total if window else 0,
-            "tokens": window.tokens if window else [], "heads": heads, "predicted": predicted,
-            "initial": format_head((best["layer"], best["head"])) if best else None}
+    return {
+        "passage": passage,
+        "total": window.total if window else 0,
+        "tokens": window.tokens if window else [],
+        "heads": heads,
+        "predicted": predicted,
+        "initial": format_head((best["layer"], best["head"])) if best else None,
+    }
 
 
 def render_report(results: RunResults, passage: int = 0, width: int = WINDOW) -> str:
     """The report page for a run (one HTML document)."""
     data = _data(results, passage, width)
     settings = results.settings
-    facts = " · ".join(f"{k} {v}" for k, v in settings.items()
-                       if k in ("model", "corpus", "seed", "synth", "heads", "max_tokens", "pack")
-                       and v not in (None, ""))
+    facts = " · ".join(
+        f"{k} {v}"
+        for k, v in settings.items()
+        if k in ("model", "corpus", "seed", "synth", "heads", "max_tokens", "pack")
+        and v not in (None, "")
+    )
     n = len(data["tokens"])
     body = (
         f"<h1>attndsl report <span class=muted>{escape(results.folder.name)}</span></h1>"
@@ -260,9 +316,14 @@ def render_report(results: RunResults, passage: int = 0, width: int = WINDOW) ->
         '<a id="detail-program" href="#">program</a></div>'
         '<div class="row" id="detail-maps"></div></div>'
         f"<h2>Heads</h2>{_heads_table(results)}"
-        f"<h2>Programs ({len(results.selection['programs'])})</h2>{_programs(results)}")
-    values = {"TITLE": escape(f"attndsl report: {results.folder.name}"), "BODY": body,
-              "DATA": _json_for_script(data), "PYGMENTS": _pygments_css()}
+        f"<h2>Programs ({len(results.selection['programs'])})</h2>{_programs(results)}"
+    )
+    values = {
+        "TITLE": escape(f"attndsl report: {results.folder.name}"),
+        "BODY": body,
+        "DATA": _json_for_script(data),
+        "PYGMENTS": _pygments_css(),
+    }
     return re.sub(r"@@([A-Z]+)@@", lambda m: values[m.group(1)], _template())
 
 

@@ -38,9 +38,12 @@ def _percent(fraction: float) -> str:
 
 def _overview(results: RunResults) -> dict[str, Any]:
     settings = results.settings
-    return {"run": str(results.folder),
-            "settings": {k: settings.get(k) for k in ("model", "corpus", "synth", "heads")},
-            "summary": results.summary, "perplexity": results.perplexity}
+    return {
+        "run": str(results.folder),
+        "settings": {k: settings.get(k) for k in ("model", "corpus", "synth", "heads")},
+        "summary": results.summary,
+        "perplexity": results.perplexity,
+    }
 
 
 def heads_data(results: RunResults) -> dict[str, Any]:
@@ -52,21 +55,28 @@ def heads_data(results: RunResults) -> dict[str, Any]:
 def library_data(results: RunResults) -> dict[str, Any]:
     """The unique programs with the heads each explains (what `--library` shows)."""
     keys = ("id", "name", "origin", "hypothesis", "heads", "mean_iou", "source")
-    return {"run": str(results.folder),
-            "programs": [{k: p[k] for k in keys} for p in results.programs()]}
+    return {
+        "run": str(results.folder),
+        "programs": [{k: p[k] for k in keys} for p in results.programs()],
+    }
 
 
-def head_data(results: RunResults, spec: str, passage: int = 0, width: int = WINDOW
-              ) -> tuple[dict[str, Any], Window]:
+def head_data(
+    results: RunResults, spec: str, passage: int = 0, width: int = WINDOW
+) -> tuple[dict[str, Any], Window]:
     """One head: its selection entry, program source, summary and attention window (also
     returned as a `Window`)."""
     entry = results.entry(spec)
     head = (entry["layer"], entry["head"])
     window = results.window(entry, passage, width)
-    return {"run": str(results.folder), "spec": format_head(head), **entry,
-            "source": results.selection["programs"][entry["program_id"]]["source"],
-            "summary": results.head_summary(head).to_json(),
-            "window": window.to_json()}, window
+    return {
+        "run": str(results.folder),
+        "spec": format_head(head),
+        **entry,
+        "source": results.selection["programs"][entry["program_id"]]["source"],
+        "summary": results.head_summary(head).to_json(),
+        "window": window.to_json(),
+    }, window
 
 
 # ----------------------------------------------------------------- views
@@ -75,13 +85,19 @@ def head_data(results: RunResults, spec: str, passage: int = 0, width: int = WIN
 def _summary_view(data: dict[str, Any]) -> RenderableType:
     summary, settings = data["summary"], data["settings"]
     facts = " · ".join(f"{k} {v}" for k, v in settings.items() if v not in (None, ""))
-    head = Text.assemble(("run ", "bold"), (data["run"], "bold"), "\n", (facts, "dim"), "\n",
-                         f"{summary['heads']} heads explained · mean held-out IoU ",
-                         (f"{summary['mean_iou']:.3f}", "bold"),
-                         f" · {summary['heads_above_0.75']} above 0.75 · library "
-                         f"{summary['library_size']} programs")
-    title = Text("perplexity on the test split, heads replaced by programs (or baselines)",
-                 style="bold")
+    head = Text.assemble(
+        ("run ", "bold"),
+        (data["run"], "bold"),
+        "\n",
+        (facts, "dim"),
+        "\n",
+        f"{summary['heads']} heads explained · mean held-out IoU ",
+        (f"{summary['mean_iou']:.3f}", "bold"),
+        f" · {summary['heads_above_0.75']} above 0.75 · library {summary['library_size']} programs",
+    )
+    title = Text(
+        "perplexity on the test split, heads replaced by programs (or baselines)", style="bold"
+    )
     table = Table(box=None, pad_edge=False, header_style="bold")
     rows = data["perplexity"]
     shown = [b for b in BASELINES if any(b in row for row in rows)]
@@ -90,19 +106,29 @@ def _summary_view(data: dict[str, Any]) -> RenderableType:
     for row in rows:
         base = rows[0]["programs"]
         change = f" ({row['programs'] / base - 1:+.1%})" if row["heads"] and base else ""
-        table.add_row(_percent(row["fraction"]), str(row["heads"]),
-                      f"{row['programs']:.2f}{change}",
-                      *(f"{row[b]:.2f}" if b in row else "–" for b in shown))
+        table.add_row(
+            _percent(row["fraction"]),
+            str(row["heads"]),
+            f"{row['programs']:.2f}{change}",
+            *(f"{row[b]:.2f}" if b in row else "–" for b in shown),
+        )
     seconds = summary.get("stage_seconds") or {}
-    times = Text("time per stage: " + " · ".join(f"{k} {v:.0f} s" for k, v in seconds.items()),
-                 style="dim")
+    times = Text(
+        "time per stage: " + " · ".join(f"{k} {v:.0f} s" for k, v in seconds.items()), style="dim"
+    )
     return Group(head, times, Text(), title, table)
 
 
 def _heads_view(data: dict[str, Any]) -> RenderableType:
-    table = Table(title="heads (IoU: held-out soft IoU on the test split)",
-                  title_justify="left", title_style="bold", box=None, pad_edge=False,
-                  header_style="bold", expand=True)
+    table = Table(
+        title="heads (IoU: held-out soft IoU on the test split)",
+        title_justify="left",
+        title_style="bold",
+        box=None,
+        pad_edge=False,
+        header_style="bold",
+        expand=True,
+    )
     table.add_column("head", justify="right", no_wrap=True)
     table.add_column("IoU", justify="right", no_wrap=True)
     table.add_column("", no_wrap=True)
@@ -110,24 +136,38 @@ def _heads_view(data: dict[str, Any]) -> RenderableType:
     table.add_column("id", no_wrap=True, style="dim")
     table.add_column("origin", no_wrap=True)
     for e in data["heads"]:
-        table.add_row(format_head((e["layer"], e["head"])), f"{e['test_iou']:.2f}",
-                      _bar(e["test_iou"]), Text(e["name"]), e["program_id"], e["origin"])
+        table.add_row(
+            format_head((e["layer"], e["head"])),
+            f"{e['test_iou']:.2f}",
+            _bar(e["test_iou"]),
+            Text(e["name"]),
+            e["program_id"],
+            e["origin"],
+        )
     return Group(_summary_view(data), Text(), table)
 
 
 def _library_view(data: dict[str, Any]) -> RenderableType:
-    table = Table(title=f"library: {len(data['programs'])} unique programs (IoU: mean "
-                  "held-out IoU over the heads each explains)", title_justify="left",
-                  title_style="bold", box=None, pad_edge=False, header_style="bold",
-                  show_lines=True, expand=True)
+    table = Table(
+        title=f"library: {len(data['programs'])} unique programs (IoU: mean "
+        "held-out IoU over the heads each explains)",
+        title_justify="left",
+        title_style="bold",
+        box=None,
+        pad_edge=False,
+        header_style="bold",
+        show_lines=True,
+        expand=True,
+    )
     table.add_column("program", overflow="fold", ratio=2)
     table.add_column("IoU", justify="right", no_wrap=True)
     table.add_column("n", justify="right", no_wrap=True)
     table.add_column("heads", overflow="fold", ratio=3)
     for p in data["programs"]:
         name = Text(p["name"]) + Text(f"\n{p['id']} {p['origin']}", style="dim")
-        table.add_row(name, f"{p['mean_iou']:.2f}", str(len(p["heads"])),
-                      Text(" ".join(p["heads"])))
+        table.add_row(
+            name, f"{p['mean_iou']:.2f}", str(len(p["heads"])), Text(" ".join(p["heads"]))
+        )
     return table
 
 
@@ -135,20 +175,42 @@ def _head_view(data: dict[str, Any], window: Window) -> RenderableType:
     from ..synth import HeadSummary
     from ._summary_view import render_summary
 
-    title = Text.assemble((f"head {data['spec']}", "bold"), " · ", (data["name"], "bold"),
-                          f" · {data['program_id']} · {data['origin']} · held-out IoU "
-                          f"{data['test_iou']:.2f} (select {data['select_iou']:.2f})")
+    title = Text.assemble(
+        (f"head {data['spec']}", "bold"),
+        " · ",
+        (data["name"], "bold"),
+        f" · {data['program_id']} · {data['origin']} · held-out IoU "
+        f"{data['test_iou']:.2f} (select {data['select_iou']:.2f})",
+    )
     hypothesis = Text.assemble(("hypothesis: ", "bold"), data["hypothesis"] or "–")
-    code = Syntax(data["source"].rstrip("\n"), "python", theme="ansi_dark",
-                  background_color="default", word_wrap=True)
+    code = Syntax(
+        data["source"].rstrip("\n"),
+        "python",
+        theme="ansi_dark",
+        background_color="default",
+        word_wrap=True,
+    )
     maps = render_heatmaps(window, f"real {data['spec']}", f"predicted: {data['name']}")
-    return Group(title, hypothesis, Text(), code, Text(),
-                 render_summary(HeadSummary.from_json(data["summary"])), Text(), maps)
+    return Group(
+        title,
+        hypothesis,
+        Text(),
+        code,
+        Text(),
+        render_summary(HeadSummary.from_json(data["summary"])),
+        Text(),
+        maps,
+    )
 
 
-def review(run_dir: str | Path, head: str | None = None, library: bool = False,
-           passage: int = 0, as_json: bool = False, console: Console | None = None
-           ) -> dict[str, Any]:
+def review(
+    run_dir: str | Path,
+    head: str | None = None,
+    library: bool = False,
+    passage: int = 0,
+    as_json: bool = False,
+    console: Console | None = None,
+) -> dict[str, Any]:
     """Show a run's results: all heads (default), one head (`head`, e.g. "12.3", with
     heatmaps on test passage `passage`) or the program library (`library`). Prints JSON to
     stdout with `as_json`, else rich output to `console`; returns the data shown."""

@@ -1,6 +1,6 @@
 """The data of the enumerative search on a bounded set of passages: the rules' outputs, the
 heads' attention, and the words a head reads, as packed causal lower triangles (the layout of
-`_enum_kernels`)."""
+`_kernels`)."""
 
 from __future__ import annotations
 
@@ -49,9 +49,19 @@ class FitData:
     def rows(self, mask: np.ndarray) -> FitData:
         """The same data restricted to some rows (weights unchanged, so the scores of a
         partition of the rows add up to the score over all of them)."""
-        return FitData(self.passages, self.starts[mask], self.lens[mask], self.weight[mask],
-                       self.comps, np.ascontiguousarray(self.csum[:, mask]), self.queries[mask],
-                       self.keys, self.columns, self.words, self.slots)
+        return FitData(
+            self.passages,
+            self.starts[mask],
+            self.lens[mask],
+            self.weight[mask],
+            self.comps,
+            np.ascontiguousarray(self.csum[:, mask]),
+            self.queries[mask],
+            self.keys,
+            self.columns,
+            self.words,
+            self.slots,
+        )
 
     def fill(self, slot: int, output: np.ndarray) -> None:
         """Put a head's own rule output [T] in a slot (before taking `rows` of the data)."""
@@ -75,13 +85,14 @@ def lower_triangles(full: np.ndarray, offsets: np.ndarray, lengths: Sequence[int
     triangles, passage after passage."""
     parts = []
     for b, n in enumerate(lengths):
-        block = full[offsets[b]:offsets[b + 1]].reshape(n, n)
+        block = full[offsets[b] : offsets[b + 1]].reshape(n, n)
         parts.append(block[np.tril_indices(n)])
     return np.concatenate(parts) if parts else np.zeros(0, np.float32)
 
 
-def program_patterns(programs: Sequence[Program], ids: Sequence[Sequence[int] | np.ndarray],
-                     vocab) -> np.ndarray:
+def program_patterns(
+    programs: Sequence[Program], ids: Sequence[Sequence[int] | np.ndarray], vocab
+) -> np.ndarray:
     """Patterns of programs on token-id sequences, packed: float32 [P, T]. Each program is
     compiled with Numba once (kernels are cached on disk)."""
     from ...compiler import Batch
@@ -96,8 +107,9 @@ def program_patterns(programs: Sequence[Program], ids: Sequence[Sequence[int] | 
     return out
 
 
-def rule_outputs(rules: Sequence[Primitive], ids: Sequence[Sequence[int] | np.ndarray],
-                 vocab) -> np.ndarray:
+def rule_outputs(
+    rules: Sequence[Primitive], ids: Sequence[Sequence[int] | np.ndarray], vocab
+) -> np.ndarray:
     """The rules' unnormalised outputs f (weight 1), packed: float32 [P, T]. A normalised
     rule's output is its pattern; another rule's is its pattern times its row mass F, read
     from its `mass_probe` (row 0, all on position 0 in every pattern, is kept as is)."""
@@ -117,8 +129,9 @@ def rule_outputs(rules: Sequence[Primitive], ids: Sequence[Sequence[int] | np.nd
     return out
 
 
-def head_attention(cache: AttentionCache, passages: Sequence[int],
-                   heads: Sequence[Head]) -> np.ndarray:
+def head_attention(
+    cache: AttentionCache, passages: Sequence[int], heads: Sequence[Head]
+) -> np.ndarray:
     """Attention of the heads on the passages, packed: float32 [K, T]. Reads each passage's
     stored triangles (float16) once, for all heads together."""
     flat = [layer * cache.heads + head for layer, head in heads]
@@ -132,8 +145,13 @@ def head_attention(cache: AttentionCache, passages: Sequence[int],
     return np.ascontiguousarray(np.concatenate(parts, axis=1), dtype=np.float32)
 
 
-def fit_data(cache: AttentionCache, passages: Sequence[int], rules: Sequence[Primitive],
-             vocab, slots: int = 0) -> FitData:
+def fit_data(
+    cache: AttentionCache,
+    passages: Sequence[int],
+    rules: Sequence[Primitive],
+    vocab,
+    slots: int = 0,
+) -> FitData:
     """Rows and the rules' outputs on `passages` (taken as given; bound them with `_corpus.spread`),
     with `slots` more rows of outputs left empty for one head's own rules (`FitData.fill`)."""
     from . import _kernels as K
@@ -142,25 +160,38 @@ def fit_data(cache: AttentionCache, passages: Sequence[int], rules: Sequence[Pri
     starts, lens, weight = rows_of([len(s) for s in ids])
     outputs = rule_outputs(rules, ids, vocab)
     comps = np.zeros((len(rules) + slots, outputs.shape[1]), np.float32)
-    comps[:len(rules)] = outputs
+    comps[: len(rules)] = outputs
     queries = np.concatenate(ids)
     columns = np.concatenate([np.tril_indices(len(s))[1] for s in ids]).astype(np.int64)
     keys = np.concatenate([vocab.key_class[s][np.tril_indices(len(s))[1]] for s in ids])
     words = {int(vocab.key_class[t]): token_key(vocab.texts[t]) for t in np.unique(queries)}
-    return FitData(list(passages), starts, lens, weight, comps, K.row_sums(comps, starts, lens),
-                   queries, keys, columns, words, slots)
+    return FitData(
+        list(passages),
+        starts,
+        lens,
+        weight,
+        comps,
+        K.row_sums(comps, starts, lens),
+        queries,
+        keys,
+        columns,
+        words,
+        slots,
+    )
 
 
-def attractors(data: FitData, attention: np.ndarray, count: int, min_seen: int = 6
-               ) -> list[str]:
+def attractors(data: FitData, attention: np.ndarray, count: int, min_seen: int = 6) -> list[str]:
     """Up to `count` words (token texts) that draw more of a head's attention than an even
     spread would give them, most excess first. Position 0 (the sink) is left out: a row's
     even spread is the attention it puts elsewhere, shared by the keys j = 1..i. A word must
     be seen at least `min_seen` times in the fit passages, draw at least its even
     share times LIFT, and be writable as a string literal."""
     rows = np.repeat(np.arange(len(data.starts)), data.lens)
-    entries = np.arange(len(rows)) - np.repeat(np.cumsum(data.lens) - data.lens, data.lens) \
-        + data.starts[rows]  # the entries of data's rows, row after row
+    entries = (
+        np.arange(len(rows))
+        - np.repeat(np.cumsum(data.lens) - data.lens, data.lens)
+        + data.starts[rows]
+    )  # the entries of data's rows, row after row
     columns, keys, a = data.columns[entries], data.keys[entries], attention[entries]
     keep = columns > 0
     spare = (1.0 - attention[data.starts]) * data.weight / np.maximum(data.lens - 1, 1)
@@ -169,9 +200,14 @@ def attractors(data: FitData, attention: np.ndarray, count: int, min_seen: int =
     even = np.bincount(keys[keep], weights=spare[rows][keep], minlength=size)
     seen = np.bincount(keys[columns == data.lens[rows] - 1], minlength=size)
     excess = drawn - even
-    good = [k for k in np.argsort(-excess, kind="stable")
-            if excess[k] > 0 and seen[k] >= min_seen and drawn[k] >= LIFT * even[k]
-            and writable(data.words.get(int(k), ""))]
+    good = [
+        k
+        for k in np.argsort(-excess, kind="stable")
+        if excess[k] > 0
+        and seen[k] >= min_seen
+        and drawn[k] >= LIFT * even[k]
+        and writable(data.words.get(int(k), ""))
+    ]
     return [data.words[int(k)] for k in good[:count]]
 
 

@@ -1,13 +1,13 @@
 """The offline enumerative synthesiser: weighted mixtures of primitives, fitted per head.
 
-For each head, `attndsl._enum_search` finds the best mixtures of the rules in
-`attndsl._primitives` (up to `max_terms` rules plus the first-token sink) on the fit passages,
+For each head, `_search` finds the best mixtures of the rules in
+`_primitives` (up to `max_terms` rules plus the first-token sink) on the fit passages,
 once for the rows of each class of query token (`QUERY_CLASSES`: punctuation, stop words,
 the rest). A head's candidates are then, best first by fit score: programs with one mixture per
 query class, and plain mixtures (one mixture for every row, the best class's mixture refined on
 all rows). A plain mixture is preferred unless the classes gain at least `BRANCH_GAIN`.
 
-Each candidate is one documented, canonical program in the language (`attndsl._mixture`) for
+Each candidate is one documented, canonical program in the language (`_mixture`) for
 the select split to choose from; duplicates are removed by canonical id. No network, no
 model, no key.
 """
@@ -25,7 +25,7 @@ from ...models import AttentionCache, Head, spread
 from .._candidate import Candidate
 from . import _kernels as K
 from ._data import FitData, attractors, fit_data, head_attention, word_output
-from ._mixture import describe, explanation_program
+from ._mixture import explanation_program, name_terms
 from ._primitives import QUERY_CLASSES, Primitive, primitives, word_rule
 from ._search import Mixture, Search
 
@@ -64,18 +64,22 @@ class Explanation:
         branches = [(key, m.program_terms(self.rules)) for key, m in self.branches]
         program = explanation_program(branches)
         if len(branches) == 1:
-            name, hypothesis = describe(branches[0][1])
+            name, hypothesis = name_terms(branches[0][1])
             return Candidate(program, f"{name}: {hypothesis}", "enum")
         words = {key: words for key, _, words in QUERY_CLASSES}
-        parts = [f"{words[key]}: {describe(terms)[0]}" for key, terms in branches]
+        parts = [f"{words[key]}: {name_terms(terms)[0]}" for key, terms in branches]
         return Candidate(program, "By query class: " + "; ".join(parts) + ".", "enum")
 
 
-def enumerate_candidates(cache: AttentionCache, passages: Sequence[int], vocab,
-                         heads: Sequence[Head] | None = None, max_terms: int = 3,
-                         keep: int = 2,
-                         progress: Callable[[int, int], None] | None = None,
-                         ) -> dict[Head, list[Candidate]]:
+def enumerate_candidates(
+    cache: AttentionCache,
+    passages: Sequence[int],
+    vocab,
+    heads: Sequence[Head] | None = None,
+    max_terms: int = 3,
+    keep: int = 2,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[Head, list[Candidate]]:
     """Each head's `keep` best programs (mixtures of up to `max_terms` rules plus the sink,
     by query class or not), fitted on evenly spaced `passages` holding about
     `MAX_FIT_TOKENS` tokens, best first."""
@@ -90,17 +94,27 @@ def enumerate_candidates(cache: AttentionCache, passages: Sequence[int], vocab,
     return out
 
 
-def search(cache: AttentionCache, passages: Sequence[int], vocab,
-           heads: Sequence[Head] | None = None, max_terms: int = 3, keep: int = 2,
-           progress: Callable[[int, int], None] | None = None
-           ) -> dict[Head, list[Explanation]]:
+def search(
+    cache: AttentionCache,
+    passages: Sequence[int],
+    vocab,
+    heads: Sequence[Head] | None = None,
+    max_terms: int = 3,
+    keep: int = 2,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[Head, list[Explanation]]:
     """The search behind `enumerate_candidates`: each head's best explanations, best first."""
-    heads = list(heads) if heads is not None else [
-        (layer, head) for layer in range(cache.layers) for head in range(cache.heads)]
+    heads = (
+        list(heads)
+        if heads is not None
+        else [(layer, head) for layer in range(cache.layers) for head in range(cache.heads)]
+    )
     bad = [h for h in heads if not (0 <= h[0] < cache.layers and 0 <= h[1] < cache.heads)]
     if bad:
-        raise EnumError(f"{cache.folder}: no head {bad[0][0]}.{bad[0][1]} (the model has "
-                        f"{cache.layers} layers × {cache.heads} heads)")
+        raise EnumError(
+            f"{cache.folder}: no head {bad[0][0]}.{bad[0][1]} (the model has "
+            f"{cache.layers} layers × {cache.heads} heads)"
+        )
     chosen = fit_passages(cache, passages)
     if not chosen:
         raise EnumError(f"{cache.folder}: no fit passages to enumerate on")
@@ -131,8 +145,14 @@ def query_classes(ids: np.ndarray, vocab) -> np.ndarray:
     return out
 
 
-def explain(data: FitData, groups: np.ndarray, attention: np.ndarray, asum: np.ndarray,
-            max_terms: int, keep: int) -> list[Explanation]:
+def explain(
+    data: FitData,
+    groups: np.ndarray,
+    attention: np.ndarray,
+    asum: np.ndarray,
+    max_terms: int,
+    keep: int,
+) -> list[Explanation]:
     """One head's `keep` best explanations on the fit data, best first."""
     *by_class, rules = own_rules(data, groups, attention)
     found: list[tuple[str, list[Mixture]]] = []
@@ -148,14 +168,16 @@ def explain(data: FitData, groups: np.ndarray, attention: np.ndarray, asum: np.n
     explanations = [Explanation((("all", m),), rules) for m in plain]
     if len(found) == len(QUERY_CLASSES):  # every class has rows: a branch for each
         for c in range(keep):
-            explanations.append(Explanation(tuple((key, ms[min(c, len(ms) - 1)])
-                                                  for key, ms in found), rules))
+            explanations.append(
+                Explanation(tuple((key, ms[min(c, len(ms) - 1)]) for key, ms in found), rules)
+            )
     ranked = sorted(explanations, key=lambda e: -e.rank)
     return _unique(ranked)[:keep]
 
 
-def own_rules(data: FitData, groups: np.ndarray, attention: np.ndarray
-              ) -> list[tuple[Primitive | None, ...]]:
+def own_rules(
+    data: FitData, groups: np.ndarray, attention: np.ndarray
+) -> list[tuple[Primitive | None, ...]]:
     """For each query class, then for all rows: the primitives plus the head's own word
     rules for those rows (its `attractors`, the first WORD_SETS[k] of them), their outputs
     put in `data`'s slots (WORD_SETS slots per query class), and None in the slots of
@@ -173,30 +195,12 @@ def own_rules(data: FitData, groups: np.ndarray, attention: np.ndarray
             slot, chosen = number * sets + k, tuple(words[:size])
             fresh = bool(chosen) and chosen not in made
             made.add(chosen)
-            data.fill(slot, word_output(data, chosen) if fresh else
-                      np.zeros(data.entries, np.float32))
+            data.fill(
+                slot, word_output(data, chosen) if fresh else np.zeros(data.entries, np.float32)
+            )
             mine[slot] = every[slot] = word_rule(chosen) if fresh else None
         per_class.append((*fixed, *mine))
     return [*per_class, (*fixed, *every)]
-
-
-def evaluate(explanation: Explanation, data: FitData, groups: np.ndarray,
-             attention: np.ndarray, asum: np.ndarray) -> float:
-    """The score of an explanation on other data (e.g. another split's `fit_data`, whose
-    slots it fills with its own rules), computed from the rules' outputs: the soft IoU its
-    program's pattern gets there."""
-    keys = [key for key, _, _ in QUERY_CLASSES]
-    fixed = len(data.comps) - data.slots
-    for slot, rule in enumerate(explanation.rules[fixed:]):
-        if rule is not None:
-            data.fill(slot, word_output(data, rule.words))
-    total = 0.0
-    for key, mixture in explanation.branches:
-        mask = np.ones(len(groups), bool) if key == "all" else groups == keys.index(key)
-        if mask.any():
-            total += Search(data.rows(mask), attention, asum[mask], 1,
-                            explanation.rules).exactly(mixture.terms).score
-    return total
 
 
 def _unique(explanations: list[Explanation]) -> list[Explanation]:
@@ -212,16 +216,21 @@ def _unique(explanations: list[Explanation]) -> list[Explanation]:
 @functools.lru_cache(maxsize=1)
 def _memo(folder: str, manifest: str, chosen: tuple[int, ...], vocab_id: str, vocab):
     cache = AttentionCache(folder)
-    data = fit_data(cache, chosen, primitives(), vocab,
-                    slots=len(WORD_SETS) * len(QUERY_CLASSES))
+    data = fit_data(cache, chosen, primitives(), vocab, slots=len(WORD_SETS) * len(QUERY_CLASSES))
     every = [(layer, head) for layer in range(cache.layers) for head in range(cache.heads)]
     attention = head_attention(cache, chosen, every)
     return data, attention, K.row_sums(attention, data.starts, data.lens)
 
 
-def _prepared(cache: AttentionCache, chosen: tuple[int, ...], vocab
-              ) -> tuple[FitData, np.ndarray, np.ndarray]:
+def _prepared(
+    cache: AttentionCache, chosen: tuple[int, ...], vocab
+) -> tuple[FitData, np.ndarray, np.ndarray]:
     """Fit data and every head's attention on the chosen passages, kept between calls (the
     pipeline enumerates one layer at a time)."""
-    return _memo(str(cache.folder.resolve()), str(sorted(cache.manifest.items())), chosen,
-                 vocab.fingerprint, vocab)
+    return _memo(
+        str(cache.folder.resolve()),
+        str(sorted(cache.manifest.items())),
+        chosen,
+        vocab.fingerprint,
+        vocab,
+    )

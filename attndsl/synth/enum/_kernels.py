@@ -1,13 +1,13 @@
-"""Numba kernels behind the enumerative search (`attndsl._enum`): soft IoU of many weighted
-mixtures of fixed component patterns against one head, without building the mixtures.
+"""Numba kernels behind the enumerative search (`attndsl.synth.enum`): soft IoU of many
+weighted mixtures of fixed component patterns against one head, without building them.
 
 Layout: the causal lower triangles of all fit passages back to back, T entries; row r (one
 query of one passage) is entries `starts[r]` to `starts[r] + lens[r]`. Components are the
 rules' unnormalised outputs `comps[P, T]` with row masses `csum[P, R]`; a mixture's pattern is
-Σ w·comps / Σ w·csum row by row (`attndsl._mixture`). The head is `a[T]` with row sums
+Σ w·comps / Σ w·csum row by row (`_mixture`). The head is `a[T]` with row sums
 `asum[R]`. A row's soft IoU is Σmin(p, a) / Σmax(p, a) with Σmax = Σp + Σa − Σmin (as in
-`attndsl.scores`); the objective is Σ_r weight[r] · IoU_r, with weight 1/(n · passages), which
-is the mean over rows, then over passages, of `attndsl.scores.pairwise`.
+`attndsl.synth.scores`); the objective is Σ_r weight[r] · IoU_r, with weight 1/(n · passages), which
+is the mean over rows, then over passages, of `attndsl.synth.scores.pairwise`.
 """
 
 from __future__ import annotations

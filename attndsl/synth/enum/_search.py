@@ -4,8 +4,8 @@ The best single rules first; then each beam member grows by one rule at a time â
 tried with a coarse grid of weights, the most promising ones with a fine grid â€” up to
 `max_terms` rules plus the first-token sink; each grown mixture's weights are then refined
 (one weight scaled at a time while the fit score rises). Weights are always rounded as the
-program writes them (`attndsl._mixture.canonical_weights`), so what is scored is what is
-emitted. The fit score is the paper's soft IoU, computed by `attndsl._enum_kernels`.
+program writes them (`_mixture.canonical_weights`), so what is scored is what is
+emitted. The fit score is the paper's soft IoU, computed by `_kernels`.
 """
 
 from __future__ import annotations
@@ -61,8 +61,14 @@ class Mixture:
 class Search:
     """The beam search for one head."""
 
-    def __init__(self, data: FitData, attention: np.ndarray, asum: np.ndarray,
-                 max_terms: int, rules: Sequence[Primitive | None] | None = None) -> None:
+    def __init__(
+        self,
+        data: FitData,
+        attention: np.ndarray,
+        asum: np.ndarray,
+        max_terms: int,
+        rules: Sequence[Primitive | None] | None = None,
+    ) -> None:
         """rules: one per row of `data.comps` (None for an empty slot); default: the
         primitives, for data without slots."""
         self.data, self.a, self.asum, self.max_terms = data, attention, asum, max_terms
@@ -76,17 +82,26 @@ class Search:
     def score(self, rules: Sequence[int], weights: np.ndarray) -> np.ndarray:
         """Fit scores of weight vectors (one per row) over the same rules."""
         d = self.data
-        return K.score_mixtures(self.a, self.asum, d.comps, d.csum,
-                                np.asarray(rules, np.int64),
-                                np.asarray(weights, np.float64).reshape(-1, len(rules)),
-                                d.starts, d.lens, d.weight, d.bounds)
+        return K.score_mixtures(
+            self.a,
+            self.asum,
+            d.comps,
+            d.csum,
+            np.asarray(rules, np.int64),
+            np.asarray(weights, np.float64).reshape(-1, len(rules)),
+            d.starts,
+            d.lens,
+            d.weight,
+            d.bounds,
+        )
 
     def canonical(self, rules: Sequence[int], weights: Sequence[float]) -> tuple:
         """The terms as the program writes them (weights rounded, see `_mixture`)."""
         order = np.argsort(rules, kind="stable")
         rules = [int(rules[k]) for k in order]
-        weights = canonical_weights([_filled(self.rules, r) for r in rules],
-                                    [weights[k] for k in order])
+        weights = canonical_weights(
+            [_filled(self.rules, r) for r in rules], [weights[k] for k in order]
+        )
         return tuple(zip(rules, weights))
 
     def record(self, terms: tuple, score: float, exact: bool = False) -> Mixture:
@@ -108,22 +123,45 @@ class Search:
     def singles(self) -> list[Mixture]:
         d = self.data
         cands = np.arange(len(self.rules), dtype=np.int64)
-        scores = K.scan(self.a, self.asum, np.zeros(d.entries, np.float32),
-                        np.zeros(len(d.starts), np.float32), d.comps, d.csum, cands,
-                        np.ones((len(cands), 1)), d.starts, d.lens, d.weight, d.bounds)[:, 0]
-        return [self.record(((r, 1.0),), scores[r], exact=True) for r in range(len(self.rules))
-                if self.rules[r] is not None]
+        scores = K.scan(
+            self.a,
+            self.asum,
+            np.zeros(d.entries, np.float32),
+            np.zeros(len(d.starts), np.float32),
+            d.comps,
+            d.csum,
+            cands,
+            np.ones((len(cands), 1)),
+            d.starts,
+            d.lens,
+            d.weight,
+            d.bounds,
+        )[:, 0]
+        return [
+            self.record(((r, 1.0),), scores[r], exact=True)
+            for r in range(len(self.rules))
+            if self.rules[r] is not None
+        ]
 
     def allowed(self, mixture: Mixture) -> np.ndarray:
         """Rules that may join: any new rule that fires while there is room, the sink
         always."""
         others = sum(1 for r in mixture.rules if r != self.sink)
-        return np.array([r for r in range(len(self.rules)) if r not in mixture.rules and
-                         self.rules[r] is not None and self.mean_mass[r] > 0 and
-                         (r == self.sink or others < self.max_terms)], np.int64)
+        return np.array(
+            [
+                r
+                for r in range(len(self.rules))
+                if r not in mixture.rules
+                and self.rules[r] is not None
+                and self.mean_mass[r] > 0
+                and (r == self.sink or others < self.max_terms)
+            ],
+            np.int64,
+        )
 
-    def _scan(self, mixture: Mixture, cands: np.ndarray,
-              shares: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _scan(
+        self, mixture: Mixture, cands: np.ndarray, shares: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Scores [C, G] of adding rule cands[c] at weight g[c, k] (shares[k] of the current
         mass at an average row), and the weights g."""
         d = self.data
@@ -133,8 +171,20 @@ class Search:
         cursum = (weights[:, None] * d.csum[rules]).sum(0).astype(np.float32)
         mean = float(cursum @ d.weight)
         grid = np.outer(mean / self.mean_mass[cands], shares)
-        return K.scan(self.a, self.asum, cur, cursum, d.comps, d.csum, cands, grid, d.starts,
-                      d.lens, d.weight, d.bounds), grid
+        return K.scan(
+            self.a,
+            self.asum,
+            cur,
+            cursum,
+            d.comps,
+            d.csum,
+            cands,
+            grid,
+            d.starts,
+            d.lens,
+            d.weight,
+            d.bounds,
+        ), grid
 
     def grow(self, mixture: Mixture) -> list[Mixture]:
         """Mixtures with one more rule, its weight from the grids, rounded."""
@@ -160,9 +210,11 @@ class Search:
         for factor in FACTORS:
             for _ in range(MAX_MOVES):
                 rules, weights = zip(*best.terms)
-                trials = {self.canonical(rules, [w * f if m == k else w
-                                                 for m, w in enumerate(weights)])
-                          for k in range(len(rules)) for f in (factor, 1 / factor)}
+                trials = {
+                    self.canonical(rules, [w * f if m == k else w for m, w in enumerate(weights)])
+                    for k in range(len(rules))
+                    for f in (factor, 1 / factor)
+                }
                 trials = sorted(t for t in trials if t not in self.exact)
                 if not trials:
                     break
@@ -184,7 +236,7 @@ class Search:
             grown = _distinct(sorted(grown, key=lambda m: -m.score))[:BEAM]
             beam = [self.refine(m) for m in grown]
         ranked = _distinct(sorted(self.seen.values(), key=lambda m: (-m.score, m.terms)))
-        for m in ranked[:2 * keep]:
+        for m in ranked[: 2 * keep]:
             self.exactly(m.terms)
         ranked = _distinct(sorted(self.seen.values(), key=lambda m: (-m.score, m.terms)))
         return ranked[:keep]

@@ -6,6 +6,11 @@ from ._client import LLMConfig, LLMError
 from ._synthesiser import HeadResult, RefineInfo, dry_run, print_token_table, synthesise
 
 __all__ = [
-    "HeadResult", "LLMConfig", "LLMError", "RefineInfo", "dry_run", "print_token_table",
+    "HeadResult",
+    "LLMConfig",
+    "LLMError",
+    "RefineInfo",
+    "dry_run",
+    "print_token_table",
     "synthesise",
 ]

@@ -98,8 +98,10 @@ class LLMConfig:
             return self.api_key
         if self.base_url:
             return "none"  # local OpenAI-compatible servers take any key
-        raise LLMError("no API key for the LLM synthesiser: set OPENAI_API_KEY, or pass "
-                       "--base-url URL for an OpenAI-compatible server (or use --synth enum)")
+        raise LLMError(
+            "no API key for the LLM synthesiser: set OPENAI_API_KEY, or pass "
+            "--base-url URL for an OpenAI-compatible server (or use --synth enum)"
+        )
 
 
 # ------------------------------------------------------------------------------- the cache
@@ -128,13 +130,19 @@ class ResponseCache:
         except FileNotFoundError:
             return None
         except (OSError, ValueError) as exc:
-            warnings.warn(f"{path}: unreadable LLM cache entry ignored, asking again ({exc})",
-                          stacklevel=2)
+            warnings.warn(
+                f"{path}: unreadable LLM cache entry ignored, asking again ({exc})", stacklevel=2
+            )
             return None
-        if (not isinstance(entry, dict) or entry.get("version") != CACHE_VERSION
-                or entry.get("request") != request or not isinstance(entry.get("body"), str)):
-            warnings.warn(f"{path}: LLM cache entry does not match its request; asking again",
-                          stacklevel=2)
+        if (
+            not isinstance(entry, dict)
+            or entry.get("version") != CACHE_VERSION
+            or entry.get("request") != request
+            or not isinstance(entry.get("body"), str)
+        ):
+            warnings.warn(
+                f"{path}: LLM cache entry does not match its request; asking again", stacklevel=2
+            )
             return None
         return entry["body"]
 
@@ -160,6 +168,7 @@ class Answer:
 
 def read_body(body: str, usage: dict) -> Answer:
     """The message text of a chat-completions body; any malformed body is a failure."""
+
     def fail(error: str) -> Answer:
         return Answer(None, {"stage": "reply", "error": error, "body": body[:200]}, usage)
 
@@ -221,9 +230,12 @@ class Chat:
     async def __aenter__(self) -> Chat:
         import openai
 
-        self._client = openai.AsyncOpenAI(base_url=self.config.url,
-                                          api_key=self.config.require_key(),
-                                          timeout=self.config.timeout_s, max_retries=0)
+        self._client = openai.AsyncOpenAI(
+            base_url=self.config.url,
+            api_key=self.config.require_key(),
+            timeout=self.config.timeout_s,
+            max_retries=0,
+        )
         return self
 
     async def __aexit__(self, *exc_info) -> None:
@@ -233,8 +245,13 @@ class Chat:
     def request(self, messages: list[dict]) -> dict:
         """The full request, as the cache keys it (the key itself is not part of it)."""
         c = self.config
-        return {"url": c.url, "model": c.model, "messages": messages,
-                "temperature": c.temperature, "max_tokens": c.max_tokens}
+        return {
+            "url": c.url,
+            "model": c.model,
+            "messages": messages,
+            "temperature": c.temperature,
+            "max_tokens": c.max_tokens,
+        }
 
     async def ask(self, messages: list[dict]) -> Answer:
         """The answer to `messages`: from the cache, else from the endpoint (then cached).
@@ -265,17 +282,24 @@ class Chat:
                 try:
                     raw = await asyncio.wait_for(
                         self._client.chat.completions.with_raw_response.create(
-                            model=request["model"], messages=request["messages"],
+                            model=request["model"],
+                            messages=request["messages"],
                             temperature=request["temperature"],
-                            max_tokens=request["max_tokens"]),
-                        config.timeout_s)
+                            max_tokens=request["max_tokens"],
+                        ),
+                        config.timeout_s,
+                    )
                     return raw.text, None
                 except openai.APIStatusError as exc:
                     status = exc.status_code
                     error = f"HTTP {status} from {config.url}: {str(exc.message)[:300]}"
                     if status != 429 and status < 500:
-                        return None, {"stage": "request", "error": error, "status": status,
-                                      "attempts": attempt + 1}
+                        return None, {
+                            "stage": "request",
+                            "error": error,
+                            "status": status,
+                            "attempts": attempt + 1,
+                        }
                     hint = retry_after(exc.response.headers)
                 except (openai.APITimeoutError, asyncio.TimeoutError):
                     status, error = None, f"no answer from {config.url} in {config.timeout_s} s"
@@ -283,8 +307,11 @@ class Chat:
                     status, error = None, f"cannot reach {config.url}: {exc.__cause__ or exc}"
             if attempt < config.retries:
                 await asyncio.sleep(backoff(config, attempt, hint))
-        failure = {"stage": "request", "error": f"{error} (gave up after "
-                   f"{config.retries + 1} attempts)", "attempts": config.retries + 1}
+        failure = {
+            "stage": "request",
+            "error": f"{error} (gave up after {config.retries + 1} attempts)",
+            "attempts": config.retries + 1,
+        }
         if status is not None:
             failure["status"] = status
         return None, failure

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 _OPEN = re.compile(r"^\s{0,3}(`{3,}|~{3,})\s*([\w+.-]*)[^`]*$")
 _HYPOTHESIS = re.compile(
-    r"^[\s>#*_\-\d.)]*hypothesis(?:\s*\d+)?[\s*_]*:[\s*_]*(.*?)[\s*_]*$", re.IGNORECASE)
+    r"^[\s>#*_\-\d.)]*hypothesis(?:\s*\d+)?[\s*_]*:[\s*_]*(.*?)[\s*_]*$", re.IGNORECASE
+)
 _DEF = re.compile(r"^\s*def\s", re.MULTILINE)
 #: fence tags that may hold a program (an untagged fence too)
 PROGRAM_TAGS = frozenset({"", "python", "py", "python3", "attndsl"})
@@ -48,7 +49,7 @@ def extract_programs(reply: str) -> list[Snippet]:
         marker, tag = opened.group(1), opened.group(2).lower()
         close = re.compile(rf"^\s*{re.escape(marker[0])}{{{len(marker)},}}\s*$")
         end = next((m for m in range(k + 1, len(lines)) if close.match(lines[m])), len(lines))
-        body = textwrap.dedent("\n".join(lines[k + 1:end])).strip("\n")
+        body = textwrap.dedent("\n".join(lines[k + 1 : end])).strip("\n")
         if tag in PROGRAM_TAGS and _DEF.search(body):
             snippets.append(Snippet(body + "\n", _hypothesis(prose), end < len(lines)))
         prose = []

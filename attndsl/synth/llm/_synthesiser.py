@@ -12,7 +12,7 @@ best candidate's held-out results (from the caller's `refine`) and ask for fixes
 Every failure (an endpoint that never answers, a malformed answer, a rejected program) is a
 record in `HeadResult.failures` with its `stage` (`request`, `reply`, `check`), the `step` it
 happened in (`first`, `first repair 1`, `refine 1`, ...) and an `error` text; the run always
-finishes. Transport, retries and the response cache are in `_llm_client`.
+finishes. Transport, retries and the response cache are in `_client`.
 """
 
 from __future__ import annotations
@@ -35,8 +35,16 @@ from ._fences import extract_programs
 
 _WORDS_AND_MARKS = re.compile(r"\w+|[^\w\s]")
 
-__all__ = ["HeadResult", "LLMConfig", "LLMError", "RefineInfo", "asynthesise",
-           "estimate_tokens", "print_token_table", "synthesise"]
+__all__ = [
+    "HeadResult",
+    "LLMConfig",
+    "LLMError",
+    "RefineInfo",
+    "asynthesise",
+    "estimate_tokens",
+    "print_token_table",
+    "synthesise",
+]
 
 
 @dataclass(frozen=True)
@@ -65,20 +73,31 @@ class HeadResult:
     usage: dict = field(default_factory=lambda: dict.fromkeys(USAGE_KEYS, 0))
 
     def to_json(self) -> dict:
-        return {"layer": self.head[0], "head": self.head[1],
-                "candidates": [c.to_json() for c in self.candidates],
-                "failures": self.failures, "usage": self.usage}
+        return {
+            "layer": self.head[0],
+            "head": self.head[1],
+            "candidates": [c.to_json() for c in self.candidates],
+            "failures": self.failures,
+            "usage": self.usage,
+        }
 
     @staticmethod
     def from_json(entry: dict) -> HeadResult:
-        return HeadResult((entry["layer"], entry["head"]),
-                          [Candidate.from_json(c) for c in entry["candidates"]],
-                          list(entry["failures"]), dict(entry["usage"]))
+        return HeadResult(
+            (entry["layer"], entry["head"]),
+            [Candidate.from_json(c) for c in entry["candidates"]],
+            list(entry["failures"]),
+            dict(entry["usage"]),
+        )
 
 
-def synthesise(summaries: Mapping[Head, str], config: LLMConfig,
-               refine: Refine | None = None, dry_run_dir: Path | None = None,
-               progress: Callable[[int, int], None] | None = None) -> dict[Head, HeadResult]:
+def synthesise(
+    summaries: Mapping[Head, str],
+    config: LLMConfig,
+    refine: Refine | None = None,
+    dry_run_dir: Path | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[Head, HeadResult]:
     """Candidate programs for every head from its summary (see the module docstring).
 
     With `dry_run_dir`, nothing is sent: each head's prompt is written to
@@ -91,10 +110,12 @@ def synthesise(summaries: Mapping[Head, str], config: LLMConfig,
     return asyncio.run(asynthesise(summaries, config, refine, progress))
 
 
-async def asynthesise(summaries: Mapping[Head, str], config: LLMConfig,
-                      refine: Refine | None = None,
-                      progress: Callable[[int, int], None] | None = None
-                      ) -> dict[Head, HeadResult]:
+async def asynthesise(
+    summaries: Mapping[Head, str],
+    config: LLMConfig,
+    refine: Refine | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[Head, HeadResult]:
     """`synthesise` for callers already inside an event loop."""
     done = 0
     async with Chat(config) as chat:
@@ -132,10 +153,12 @@ class _Session:
             if info is None:
                 break
             best = info.candidate
-            text = prompts.refine_prompt(head[0], head[1], summary, best.hypothesis,
-                                         best.program.text, info.report, count)
-            await self._converse(result, [self.system, {"role": "user", "content": text}],
-                                 f"refine {round_}")
+            text = prompts.refine_prompt(
+                head[0], head[1], summary, best.hypothesis, best.program.text, info.report, count
+            )
+            await self._converse(
+                result, [self.system, {"role": "user", "content": text}], f"refine {round_}"
+            )
         return result
 
     async def _converse(self, result: HeadResult, messages: list[dict], step: str) -> None:
@@ -149,21 +172,35 @@ class _Session:
                 result.failures.append({**answer.failure, "step": label})
                 return
             if answer.truncated:
-                result.failures.append({"stage": "reply", "step": label, "error": "the answer "
-                                        f"was cut off at max_tokens={self.config.max_tokens}"})
+                result.failures.append(
+                    {
+                        "stage": "reply",
+                        "step": label,
+                        "error": f"the answer was cut off at max_tokens={self.config.max_tokens}",
+                    }
+                )
             rejected = self._check(result, answer.content or "", label)
             if not rejected or repair == self.config.repair_rounds:
                 return
-            messages = [*messages, {"role": "assistant", "content": answer.content},
-                        {"role": "user", "content": prompts.repair_prompt(rejected)}]
+            messages = [
+                *messages,
+                {"role": "assistant", "content": answer.content},
+                {"role": "user", "content": prompts.repair_prompt(rejected)},
+            ]
 
     @staticmethod
     def _check(result: HeadResult, reply: str, step: str) -> list[tuple[str, str]]:
         """Add the reply's new valid programs to `result`; (hypothesis, errors) of the others."""
         snippets = extract_programs(reply)
         if not snippets:
-            result.failures.append({"stage": "reply", "step": step,
-                                    "error": "no program in the answer", "body": reply[:200]})
+            result.failures.append(
+                {
+                    "stage": "reply",
+                    "step": step,
+                    "error": "no program in the answer",
+                    "body": reply[:200],
+                }
+            )
         seen = {c.id for c in result.candidates}
         rejected = []
         for number, snippet in enumerate(snippets, 1):
@@ -171,9 +208,16 @@ class _Session:
                 program = Program.from_source(snippet.source, f"program-{number}.py")
             except ProgramError as exc:
                 hypothesis = snippet.hypothesis or f"program {number}"
-                result.failures.append({"stage": "check", "step": step, "error": str(exc),
-                                        "rules": exc.rules, "hypothesis": hypothesis,
-                                        "source": snippet.source})
+                result.failures.append(
+                    {
+                        "stage": "check",
+                        "step": step,
+                        "error": str(exc),
+                        "rules": exc.rules,
+                        "hypothesis": hypothesis,
+                        "source": snippet.source,
+                    }
+                )
                 rejected.append((hypothesis, str(exc)))
                 continue
             doc = (program.docstring or "").strip().split("\n", 1)[0]
@@ -193,17 +237,26 @@ def estimate_tokens(text: str) -> int:
     return len(_WORDS_AND_MARKS.findall(text))
 
 
-def dry_run(summaries: Mapping[Head, str], config: LLMConfig, folder: Path,
-            progress: Callable[[int, int], None] | None = None) -> dict[Head, HeadResult]:
+def dry_run(
+    summaries: Mapping[Head, str],
+    config: LLMConfig,
+    folder: Path,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[Head, HeadResult]:
     """Write each head's first prompt to `folder/<layer>.<head>.md`; send nothing."""
     system, results = prompts.system_prompt(), {}
     for done, (head, summary) in enumerate(summaries.items(), 1):
         user = prompts.user_prompt(head[0], head[1], summary, config.programs_per_request)
-        write_text(folder / f"{head[0]}.{head[1]}.md",
-                   f"<!-- system -->\n\n{system}\n\n<!-- user -->\n\n{user}\n")
+        write_text(
+            folder / f"{head[0]}.{head[1]}.md",
+            f"<!-- system -->\n\n{system}\n\n<!-- user -->\n\n{user}\n",
+        )
         usage: dict[str, Any] = dict.fromkeys(USAGE_KEYS, 0)
-        usage.update(prompt_tokens=estimate_tokens(system) + estimate_tokens(user),
-                     user_tokens=estimate_tokens(user), estimated=True)
+        usage.update(
+            prompt_tokens=estimate_tokens(system) + estimate_tokens(user),
+            user_tokens=estimate_tokens(user),
+            estimated=True,
+        )
         results[head] = HeadResult(head, usage=usage)
         if progress is not None:
             progress(done, len(summaries))
@@ -216,9 +269,13 @@ def print_token_table(results: Mapping[Head, HeadResult], file: TextIO | None = 
     file = file or sys.stdout
     estimated = any(r.usage.get("estimated") for r in results.values())
     keys = ("prompt_tokens", "user_tokens") if estimated else USAGE_KEYS
-    names = {"prompt_tokens": "prompt", "user_tokens": "head's part",
-             "completion_tokens": "completion", "requests": "requests",
-             "cached_requests": "cached"}
+    names = {
+        "prompt_tokens": "prompt",
+        "user_tokens": "head's part",
+        "completion_tokens": "completion",
+        "requests": "requests",
+        "cached_requests": "cached",
+    }
     lines: list[list] = [["head", *(names[k] for k in keys)]]
     totals = dict.fromkeys(keys, 0)
     for head, result in sorted(results.items()):
@@ -229,5 +286,8 @@ def print_token_table(results: Mapping[Head, HeadResult], file: TextIO | None = 
     for line in lines:
         print(f"{line[0]:<8}" + "".join(f"{value!s:>13}" for value in line[1:]), file=file)
     if estimated:
-        print("(estimated at a token per word and per punctuation mark, for the first request "
-              "of each head; repairs and refinements add more; nothing was sent)", file=file)
+        print(
+            "(estimated at a token per word and per punctuation mark, for the first request "
+            "of each head; repairs and refinements add more; nothing was sent)",
+            file=file,
+        )
