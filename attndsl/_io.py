@@ -53,10 +53,10 @@ class CorruptLine(ValueError):
         self.path, self.number = path, number
 
 
-def read_jsonl(path: str | Path) -> list[Any]:
+def read_jsonl(path: str | Path, repair: bool = True) -> list[Any]:
     """The whole lines of a JSON Lines file ([] when it is missing). A last line cut short by
-    a crash is dropped, and cut from the file so that appending resumes cleanly; a corrupt
-    line anywhere else raises `CorruptLine`."""
+    a crash is dropped (and, with `repair`, cut from the file so that appending resumes
+    cleanly); a corrupt line anywhere else raises `CorruptLine`."""
     path = Path(path)
     if not path.is_file():
         return []
@@ -67,7 +67,8 @@ def read_jsonl(path: str | Path) -> list[Any]:
             entries.append(json.loads(line))
         except json.JSONDecodeError:
             if number == len(lines):
-                write_text(path, "".join(lines[:-1]))
+                if repair:
+                    write_text(path, "".join(lines[:-1]))
                 break
             raise CorruptLine(path, number) from None
     return entries

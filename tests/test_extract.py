@@ -65,6 +65,23 @@ def test_refuses_another_corpus_and_corrupt_data(tmp_path, model_and_tokenizer):
         AttentionCache(tmp_path)
 
 
+def test_a_reader_leaves_a_cut_index_alone_and_refuses_a_corrupt_one(tmp_path, model_and_tokenizer):
+    model, tokenizer = model_and_tokenizer
+    extract(model, tokenizer, TEXTS, tmp_path, "tiny", batch_size=1)
+    index = tmp_path / "index.jsonl"
+    lines = index.read_text().splitlines()
+    cut = "\n".join(lines[:2]) + "\n" + lines[2][:20]
+    index.write_text(cut)
+    assert [r.index for r in AttentionCache(tmp_path).records] == [0, 1]
+    assert index.read_text() == cut  # reading repairs nothing; extract() resumes from it
+    index.write_text("\n".join([lines[0], "{not json", lines[2]]) + "\n")
+    with pytest.raises(CacheError, match=r"index.jsonl:2: corrupt line"):
+        AttentionCache(tmp_path)
+    index.write_text("\n".join([lines[0], '{"index": 1}', lines[2]]) + "\n")
+    with pytest.raises(CacheError, match=r"index.jsonl:2: corrupt index line"):
+        AttentionCache(tmp_path)
+
+
 @pytest.mark.slow
 def test_smollm2_attention_rows_are_distributions(tmp_path):
 

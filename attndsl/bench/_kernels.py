@@ -74,7 +74,7 @@ from ._kernels_report import (
     load_average,
     machine_record,
     report,
-    summarise,
+    summarise_rows,
 )
 
 # A kernel no library program shares (its own id): loaded first in each compile-time worker.
@@ -523,7 +523,7 @@ def run_kernel_benchmark(
         "rows": rows,
         "skipped": bench.skipped,
         "machine": machine_record(corpus, sentences, length, repeat, load_before),
-        "summary": summarise(rows, chosen, times),
+        "summary": summarise_rows(rows, chosen, times),
     }
     report(result, console)
     if json_path is not None:

@@ -82,7 +82,7 @@ def _at_least(value: float | None, bound: float) -> bool | None:
     return None if value is None else value >= bound
 
 
-def summarise(rows: list[dict], programs: Mapping[str, Program], times: dict) -> dict:
+def summarise_rows(rows: list[dict], programs: Mapping[str, Program], times: dict) -> dict:
     """Per-program ratios and, per target, whether every program it applies to meets it."""
     per_program = {
         name: _program_summary(rows, name, loop_depth(p)) for name, p in programs.items()

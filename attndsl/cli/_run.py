@@ -170,7 +170,7 @@ def stage_progress() -> Iterator[Callable[[str, int, int], None]]:
         yield report
 
 
-def summary_table(summary: dict) -> object:
+def headline_table(summary: dict) -> object:
     """The run's headline numbers as a rich table."""
     from rich.table import Table
 
@@ -212,7 +212,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             f"dry run: prompts written to {llm / 'prompts'}, this table to {llm / 'tokens.txt'}"
         )
         return 0
-    console.print(summary_table(summary))
+    console.print(headline_table(summary))
     console.print(f"results in {args.out}: attndsl review {args.out}")
     return 0
 

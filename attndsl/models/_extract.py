@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from .._io import CorruptLine, read_jsonl
 from ..lang import AttnDslError, normalise_token, spelling_scheme
 from ._tokens import encode, padded
 
@@ -116,9 +117,28 @@ class AttentionCache:
 
 
 def _read_index(path: Path) -> list[Record]:
+    """The index's records. A last line cut short by a crash is left out (that passage is
+    extracted again); a corrupt line anywhere else is a CacheError."""
+    try:
+        entries = read_jsonl(path, repair=False)
+    except CorruptLine as exc:
+        raise CacheError(f"{exc} in the index; remove the folder to extract again") from None
     records: list[Record] = []
-    if not path.is_file():
-        return records
+    for number, entry in enumerate(entries, start=1):
+        try:
+            records.append(
+                Record(
+                    entry["index"],
+                    tuple(entry["ids"]),
+                    tuple(entry["pieces"]),
+                    entry["offset"],
+                    entry["nbytes"],
+                    entry["crc"],
+                )
+            )
+        except (KeyError, TypeError):
+            raise CacheError(f"{path}:{number}: corrupt index line") from None
+    return records
     for number, line in enumerate(path.read_text().splitlines(), start=1):
         try:
             entry = json.loads(line)

@@ -54,7 +54,7 @@ def batch_loss(
     return float(loss), int((targets != -100).sum())
 
 
-def summarise_loss(total: float, count: int) -> dict[str, float]:
+def loss_record(total: float, count: int) -> dict[str, float]:
     """{"perplexity", "cross_entropy", "tokens"} from a summed loss."""
     mean = total / max(count, 1)
     return {"perplexity": math.exp(mean), "cross_entropy": mean, "tokens": count}
@@ -73,7 +73,7 @@ def perplexity(
         surrogate = patterns(ids, mask.sum(1)) if patterns else None
         loss, tokens = batch_loss(model, ids, mask, surrogate)
         total, count = total + loss, count + tokens
-    return summarise_loss(total, count)
+    return loss_record(total, count)
 
 
 def head_means(
@@ -160,7 +160,7 @@ def head_costs(
             chosen = {} if head is None else {head[0]: {head[1]: patterns[head[0]][head[1]]}}
             part, tokens = batch_loss(model, ids, mask, chosen)
             total, count = total + part, count + tokens
-        return summarise_loss(total, count)["cross_entropy"]
+        return loss_record(total, count)["cross_entropy"]
 
     base = loss(None)
     costs: dict[Head, float] = {}

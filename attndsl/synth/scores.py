@@ -201,12 +201,12 @@ class ScoreTable:
         return [(self.ids[c], float(scores[c])) for c in order[:k]]
 
 
-Patterns = Callable[["Batch"], "torch.Tensor | np.ndarray"]
+PatternSource = Callable[["Batch"], "torch.Tensor | np.ndarray"]
 
 
 def score_patterns(
     ids: Sequence[str],
-    patterns: Patterns,
+    patterns: PatternSource,
     cache: AttentionCache,
     passages: Sequence[int] | None = None,
     metric: str = "iou",

@@ -70,7 +70,7 @@ def _percent(fraction: float) -> str:
 # ----------------------------------------------------------------- sections
 
 
-def _summary(results: RunResults) -> str:
+def _headline_table(results: RunResults) -> str:
     s = results.summary
     facts = [
         ("heads explained", s["heads"]),
@@ -300,7 +300,7 @@ def render_report(results: RunResults, passage: int = 0, width: int = WINDOW) ->
     body = (
         f"<h1>attndsl report <span class=muted>{escape(results.folder.name)}</span></h1>"
         f'<div class="muted">{escape(facts)}</div>'
-        f"<h2>Summary</h2>{_summary(results)}"
+        f"<h2>Summary</h2>{_headline_table(results)}"
         "<h2>Perplexity with heads replaced</h2>"
         "<p class=muted>Test-split perplexity as a growing fraction of heads (in order of "
         "measured replacement cost) is replaced by their programs, beside the same heads "

@@ -82,7 +82,7 @@ def head_data(
 # ----------------------------------------------------------------- views
 
 
-def _summary_view(data: dict[str, Any]) -> RenderableType:
+def _headline_view(data: dict[str, Any]) -> RenderableType:
     summary, settings = data["summary"], data["settings"]
     facts = " · ".join(f"{k} {v}" for k, v in settings.items() if v not in (None, ""))
     head = Text.assemble(
@@ -144,7 +144,7 @@ def _heads_view(data: dict[str, Any]) -> RenderableType:
             e["program_id"],
             e["origin"],
         )
-    return Group(_summary_view(data), Text(), table)
+    return Group(_headline_view(data), Text(), table)
 
 
 def _library_view(data: dict[str, Any]) -> RenderableType:
