@@ -139,24 +139,6 @@ def _read_index(path: Path) -> list[Record]:
         except (KeyError, TypeError):
             raise CacheError(f"{path}:{number}: corrupt index line") from None
     return records
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
-        try:
-            entry = json.loads(line)
-            records.append(
-                Record(
-                    entry["index"],
-                    tuple(entry["ids"]),
-                    tuple(entry["pieces"]),
-                    entry["offset"],
-                    entry["nbytes"],
-                    entry["crc"],
-                )
-            )
-        except (json.JSONDecodeError, KeyError, TypeError):
-            if number == len(path.read_text().splitlines()):
-                break  # a line cut short by a crash: that passage is extracted again
-            raise CacheError(f"{path}:{number}: corrupt index line") from None
-    return records
 
 
 def extract(
