@@ -22,10 +22,9 @@ from pathlib import Path
 import numpy as np
 
 from attndsl.compiler import Vocab
-from attndsl.lang._library import library
-from attndsl.models._extract import AttentionCache
-from attndsl.models._registry import load_tokenizer
-from attndsl.synth.enum._enumerate import enumerate_candidates, fit_passages
+from attndsl.lang import library
+from attndsl.models import AttentionCache, load_tokenizer
+from attndsl.synth.enum import enumerate_candidates, fit_passages
 from attndsl.synth.scores import score_programs
 
 GOOD = 0.75

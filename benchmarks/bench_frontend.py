@@ -79,8 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     import attndsl
-    from attndsl.lang._check import check
-    from attndsl.lang._parse import parse
+    from attndsl.lang import check, parse
 
     rows = [
         {

@@ -10,7 +10,7 @@ What each figure measures: see `attndsl.compiler._bench`.
 
 import sys
 
-from attndsl.cli._main import main
+from attndsl.cli import main
 
 if __name__ == "__main__":
     sys.exit(main(["bench", "kernels", *sys.argv[1:]]))

@@ -34,8 +34,7 @@ import numpy as np
 import torch
 
 import attndsl
-from attndsl.bench._kernels import load_corpus
-from attndsl.bench._kernels_report import load_average
+from attndsl.bench import load_average, load_corpus
 from attndsl.compiler import Vocab, word_vocab
 from attndsl.synth.scores import _pairwise_torch, pairwise, run_kernels, score_patterns
 
@@ -66,7 +65,7 @@ def load(args) -> tuple[object, Vocab, str]:
     if args.cache:
         from transformers import AutoTokenizer
 
-        from attndsl.models._extract import AttentionCache
+        from attndsl.models import AttentionCache
         from attndsl.models._registry import model_folder
 
         cache = AttentionCache(args.cache)

@@ -2,7 +2,8 @@
 and report in `_kernels_report`), and what replacing heads costs in a forward pass
 (`_overhead`). The scripts in `benchmarks/` are thin wrappers over these and the public API."""
 
-from ._kernels import run_kernel_benchmark
+from ._kernels import load_corpus, run_kernel_benchmark
+from ._kernels_report import load_average
 from ._overhead import run_overhead_benchmark
 
-__all__ = ["run_kernel_benchmark", "run_overhead_benchmark"]
+__all__ = ["load_average", "load_corpus", "run_kernel_benchmark", "run_overhead_benchmark"]

@@ -158,11 +158,11 @@ def extract(
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     config = model.config
-    facts = {"layers": config.num_hidden_layers, "heads": config.num_attention_heads}
+    shape = {"layers": config.num_hidden_layers, "heads": config.num_attention_heads}
     manifest = {
         "version": FORMAT_VERSION,
         "model": model_name,
-        **facts,
+        **shape,
         "model_fingerprint": fingerprint([model_name, config.to_json_string()]),
         "corpus_fingerprint": fingerprint(texts),
         "max_tokens": max_tokens,
