@@ -27,9 +27,14 @@ class Const(Expr):
     type: str
 
 
+#: the name of the sentence length in the IR: not an identifier, so no local of a program can
+#: take it (a program may call a local `n`)
+LENGTH = "#n"
+
+
 @dataclass(frozen=True)
 class Var(Expr):
-    """A local, a loop variable, or `n` (the sentence length)."""
+    """A local, a loop variable, or `LENGTH` (the sentence length)."""
 
     name: str
     type: str

@@ -90,7 +90,7 @@ class _Lowerer:
             return I.Const(e.value, self.kind(e))
         if isinstance(e, A.Name):
             if e.id in self.length:
-                return I.Var("n", "int")
+                return I.Var(I.LENGTH, "int")
             return I.Var(e.id, self.local_type(e.id))
         if isinstance(e, A.BinOp):
             return self._arith(e.op, self.expr(e.left), self.expr(e.right))
@@ -158,7 +158,7 @@ class _Lowerer:
     def _call(self, e: A.Call) -> I.Expr:
         name = e.func
         if name == "len":
-            return I.Var("n", "int")
+            return I.Var(I.LENGTH, "int")
         if name in TOKEN_TESTS:
             return I.TokTest(name, self.expr(e.args[0]))
         if name == "lower":

@@ -58,7 +58,7 @@ class _Emitter:
         self.names = names
 
     def var(self, name: str) -> str:
-        return "n" if name == "n" else self.names[name]
+        return "n" if name == I.LENGTH else self.names[name]
 
     def expr(self, e: I.Expr) -> str:
         if isinstance(e, I.Const):

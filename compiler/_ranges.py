@@ -61,7 +61,7 @@ class _Ranges:
         if isinstance(e, I.Const) and e.type in ("int", "bool"):
             return ((0, int(e.value)), (0, int(e.value)))
         if isinstance(e, I.Var):
-            return ((1, 0), (1, 0)) if e.name == "n" else env.get(e.name)
+            return ((1, 0), (1, 0)) if e.name == I.LENGTH else env.get(e.name)
         if isinstance(e, I.Arith) and e.op in "+-":
             a, b = self.interval(e.a, env), self.interval(e.b, env)
             if a is None or b is None:

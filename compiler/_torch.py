@@ -172,7 +172,7 @@ class _Run:
         if isinstance(e, I.Const):
             return self.const(e.value, e.type)
         if isinstance(e, I.Var):
-            return self.n(depth) if e.name == "n" else env[e.name]
+            return self.n(depth) if e.name == I.LENGTH else env[e.name]
         if isinstance(e, I.Cast):
             return self.expr(e.value, env, depth).to(_DTYPE[e.type])
         if isinstance(e, I.Arith):

@@ -40,12 +40,16 @@ class Failure:
         return f"{self.problem}\n{self.source}"
 
 
-def check(source: str, token_lists: list[list[str]]) -> str | None:
-    """What is wrong with one program on these sentences (None when nothing is)."""
+def check(source: str, token_lists: list[list[str]], as_written: bool = False) -> str | None:
+    """What is wrong with one program on these sentences (None when nothing is). With
+    `as_written`, the kernels compile the program as written, not its canonical form, as
+    they do for sources a run directory holds (`Program.trusted`): the compiler must be
+    right, and memory-safe, on every checked program."""
     import numpy as np
 
     import attndsl
     from attndsl.compiler import Batch, CompileError, compile, word_vocab
+    from attndsl.lang import Program
 
     try:
         program = attndsl.load(source)
@@ -55,11 +59,12 @@ def check(source: str, token_lists: list[list[str]]) -> str | None:
     if attndsl.load(canonical).canonical.text != canonical:
         return "canonicalising twice changed the program"
     expected = [program(tokens) for tokens in token_lists]
+    compiled = Program.trusted(source) if as_written else program
     vocab = word_vocab(token_lists)
     batch = Batch.from_sequences([vocab.encode(t) for t in token_lists])
     for backend in ("numba", "torch"):
         try:
-            kernel = compile(program, backend)
+            kernel = compile(compiled, backend)
         except CompileError:
             if backend == "torch":
                 continue  # not vectorisable: Numba runs it
@@ -75,7 +80,7 @@ def check(source: str, token_lists: list[list[str]]) -> str | None:
     return None
 
 
-def _worker(shard: int, count: int, seed: int) -> None:
+def _worker(shard: int, count: int, seed: int, as_written: bool = False) -> None:
     """Check `count` programs drawn for this shard, reporting each on stdout."""
     from hypothesis import HealthCheck, Phase, given, settings
     from hypothesis import seed as hypothesis_seed
@@ -102,7 +107,7 @@ def _worker(shard: int, count: int, seed: int) -> None:
             return
         say(begin=k, source=source)
         try:
-            problem = check(source, token_lists)
+            problem = check(source, token_lists, as_written)
         except Exception as exc:  # a failure to report, not to stop on
             problem = f"{type(exc).__name__}: {exc}"
         say(end=k, problem=problem)
@@ -146,10 +151,14 @@ class _Reader:
 
 
 def run_campaign(
-    count: int, seed: int = 0, cache: str | Path | None = None, workers: int = WORKERS
+    count: int,
+    seed: int = 0,
+    cache: str | Path | None = None,
+    workers: int = WORKERS,
+    as_written: bool = False,
 ) -> tuple[int, list[Failure]]:
     """Check `count` generated programs in `workers` processes: (programs finished,
-    failures)."""
+    failures). `as_written`: see `check`."""
     env = dict(os.environ)
     if cache is not None:
         env["ATTNDSL_CACHE"] = str(cache)
@@ -160,7 +169,11 @@ def run_campaign(
     for k, share in enumerate(shares):
         if share:
             process = subprocess.Popen(
-                [sys.executable, str(Path(__file__).resolve()), str(k), str(share), str(seed)],
+                [
+                    sys.executable,
+                    str(Path(__file__).resolve()),
+                    *(str(k), str(share), str(seed), str(int(as_written))),
+                ],
                 env=env,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,
@@ -185,4 +198,4 @@ def run_campaign(
 
 
 if __name__ == "__main__":
-    _worker(int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]))
+    _worker(int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4] == "1")

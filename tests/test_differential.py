@@ -16,10 +16,12 @@ from differential import run_campaign
 SEED = int(os.environ.get("ATTNDSL_FUZZ_SEED", "0"))
 DEFAULT_COUNT = 300
 SLOW_COUNT = 10_000
+#: programs compiled as written (not canonicalised), as a run directory's sources are
+AS_WRITTEN_COUNT = 60
 
 
-def _campaign(count: int, cache) -> None:
-    finished, failures = run_campaign(count, seed=SEED, cache=cache)
+def _campaign(count: int, cache, seed: int = SEED, as_written: bool = False) -> None:
+    finished, failures = run_campaign(count, seed=seed, cache=cache, as_written=as_written)
     shown = "\n\n".join(str(f) for f in failures[:5])
     assert not failures, f"{len(failures)} of {count} programs failed; the first:\n\n{shown}"
     assert finished == count
@@ -27,6 +29,12 @@ def _campaign(count: int, cache) -> None:
 
 def test_generated_programs_match_the_interpreter_on_both_backends(tmp_path):
     _campaign(DEFAULT_COUNT, tmp_path)
+
+
+def test_programs_compiled_as_written_match_the_interpreter(tmp_path):
+    """`Program.trusted` sources skip canonicalisation: kernels of non-canonical programs
+    must agree with the interpreter too (other programs than the campaign above)."""
+    _campaign(AS_WRITTEN_COUNT, tmp_path, seed=SEED + 1, as_written=True)
 
 
 @pytest.mark.slow

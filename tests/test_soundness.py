@@ -51,10 +51,29 @@ def no_marker():
     assert not os.path.exists(MARKER), "program text was executed"
 
 
-def assert_backends_agree(source: str, sentences=SENTENCES) -> None:
-    """Both backends (torch where it vectorises) give the interpreter's matrices."""
-    problem = check(source, sentences)
+def assert_backends_agree(source: str, sentences=SENTENCES, as_written: bool = False) -> None:
+    """Both backends (torch where it vectorises) give the interpreter's matrices (compiling
+    the canonical form, or with `as_written` the program as written)."""
+    problem = check(source, sentences, as_written)
     assert problem is None, problem
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "    n = 2\n    for i in range(L):\n        out[i, max(i - n, 0)] = 1.0\n",
+        "    n = 1000\n    for i in range(L):\n        out[i, n] = 1.0\n        out[i, i] = 0.5\n",
+        "    for n in range(L):\n        out[n, 0] = 1.0\n",
+        "    n = 0.5\n    for i in range(L):\n        out[i, i] = n\n",
+    ],
+)
+def test_a_local_named_n_is_not_the_sentence_length(body):
+    """The IR names the sentence length `#n`, which no program can write: a program's own
+    `n`, compiled as written (as a run directory's sources are, `Program.trusted`), stays a
+    local, and positions built from it stay checked. (Found by the as-written campaign.)"""
+    source = "def head(tokens):\n    L = len(tokens)\n    out = zeros(L, L)\n" + body
+    source += "    return out\n"
+    assert_backends_agree(source, as_written=True)
 
 
 # ------------------------------------------------------------- generated source
