@@ -11,6 +11,7 @@ from .._lazy import lazy_exports
 from ._corpus import SPLITS, CorpusError, read_documents, split_texts, spread
 from ._extract import AttentionCache, CacheError, extract, fingerprint
 from ._heads import (
+    BASELINES,
     Head,
     HeadSpecError,
     as_layers,
@@ -63,6 +64,7 @@ _TORCH.update(dict.fromkeys(("Patterns", "recording", "replaced"), "._replace"))
 __getattr__ = lazy_exports(__name__, _TORCH)
 
 __all__ = [
+    "BASELINES",
     "CORPUS_FILE",
     "DEFAULT_MODEL",
     "REGISTRY",

@@ -7,6 +7,9 @@ from collections.abc import Mapping, Sequence
 
 from ..lang import AttnDslError
 
+#: what else replaces the heads a run replaces, beside their programs (columns of the
+#: perplexity table): mean ablation, uniform causal and first-token attention
+BASELINES = ("mean", "uniform", "first")
 #: a head of the model: (layer, head)
 Head = tuple[int, int]
 

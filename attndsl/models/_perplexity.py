@@ -19,7 +19,7 @@ from typing import Any
 
 import torch
 
-from ._heads import Head, as_layers, heads_at
+from ._heads import BASELINES, Head, as_layers, heads_at
 from ._replace import Patterns, recording, replaced
 from ._tokens import Ids, padded
 
@@ -171,9 +171,6 @@ def head_costs(
         if progress:
             progress(done, len(kernels))
     return costs
-
-
-BASELINES = ("mean", "uniform", "first")
 
 
 def perplexity_table(

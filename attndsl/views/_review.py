@@ -16,12 +16,11 @@ from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 
-from ..models import format_head
+from ..models import BASELINES, format_head
 from ..rundir import WINDOW, RunResults, Window
 from ._heatmap import render_heatmaps, terminal_width
 
 BAR = 8
-BASELINES = ("mean", "uniform", "first")
 
 
 def _bar(value: float, width: int = BAR) -> Text:
