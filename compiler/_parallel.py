@@ -18,9 +18,11 @@ MIN_PARALLEL = 8
 
 
 def _compile_source(source: str) -> None:
-    """Worker: compile one program, leaving its machine code in the disk cache."""
+    """Worker: compile one program, leaving its machine code in the disk cache. `source` is
+    the text the parent lowers (its programs' canonical forms), so it is compiled as it is,
+    not canonicalised again: the worker fills the cache entry the parent will look up."""
     with contextlib.suppress(Exception):  # the parent compiles it again and reports it
-        compile(Program.from_source(source), "numba")
+        compile(Program.trusted(source), "numba")
 
 
 def compile_many(
