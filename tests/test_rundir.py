@@ -83,3 +83,45 @@ def test_runs_resume_only_with_the_same_settings_and_version(tmp_path):
     run.manifest_path.write_text(json.dumps(manifest))
     with pytest.raises(RunError, match="layout version"):
         run.read_manifest()
+
+
+def test_a_tampered_selection_is_compiled_as_written_and_no_text_reaches_a_kernel(
+    tmp_path, monkeypatch
+):
+    """`selection.json`'s sources are read back without canonicalising (`Program.trusted`):
+    a hostile, non-canonical program put there is parsed, checked and compiled, and its
+    docstring, names and strings reach no kernel file; its kernel means what the program
+    means (a local `n` stays a local)."""
+    import numpy as np
+    from fake_run import make_run
+
+    import attndsl
+    from attndsl.rundir import RunDir, chosen_kernels
+
+    marker = tmp_path / "PWNED"
+    monkeypatch.setenv("ATTNDSL_CACHE", str(tmp_path / "cache"))
+    hostile = (
+        "def head(tokens):\n"
+        f'    """Title\n    import os; os.system("touch {marker}")\n    """\n'
+        "    L = len(tokens)\n    out = zeros(L, L)\n    n = 1\n    system = 0\n"
+        "    for i in range(L):\n"
+        '        if tokens[i] == "os.system":\n            system = system + 1\n'
+        "        out[i, max(i - n, system)] = 2.0 + 0\n    return out\n"
+    )
+    run = RunDir(make_run(tmp_path / "run"))
+    path = run.path("selection.json")
+    selection = json.loads(path.read_text())
+    for entry in selection["programs"].values():
+        entry["source"] = hostile
+    path.write_text(json.dumps(selection))
+    kernels = chosen_kernels(run)
+    assert not marker.exists()
+    for source_file in (tmp_path / "cache" / "kernels").glob("k_*.py"):
+        source = source_file.read_text()
+        assert source.isascii()
+        for text in ("Title", "import os", "os.system", "touch", "system", str(marker)):
+            assert text not in source
+    tokens = ["The", " os.system", " ran", " os.system", "."]
+    expected = attndsl.load(hostile)(tokens)
+    for kernel in kernels.values():
+        np.testing.assert_allclose(kernel.on_tokens([tokens])[0], expected, atol=1e-6)
