@@ -2,7 +2,7 @@
 write-only floor, with compile and cached-load times. Same as `attndsl bench kernels`.
 
     python benchmarks/bench_kernels.py [--json FILE] [--programs a,b] [--sentences 256]
-                                       [--length 128] [--repeat 3]
+                                       [--lengths sentences,128,1024] [--repeat 3]
 
 Prints a `rich` table and the targets; `--json` writes {rows, skipped, machine, summary}.
 What each figure measures: see `attndsl.compiler._bench`.

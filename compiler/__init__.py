@@ -11,7 +11,8 @@ The passes, one module each, in order (the first three are the front end, `attnd
 | ranges | `_ranges` | positions proven in range (what may wrap around stays checked) |
 | emit (Numba) | `_numba` | the source of an `@njit` program: ids and numbers, no program text |
 | audit | `_audit` | refuses any module not of `_numba`'s shape, before it is saved or imported |
-| emit (torch) | `_torch` | IR run as broadcasting tensor code; refuses loops that carry state |
+| plan (torch) | `_torch_plan` | per loop: its `break` (a masked scan), its reductions |
+| emit (torch) | `_torch` | IR run as broadcasting tensor code, loops as tensor dimensions |
 
 Run-time pieces: `_vocab` (token features as tables over a tokenizer's ids), `_batch` (ragged
 batches), `_runtime` (Numba helpers and the parallel driver over sentences), `_kernel` (the

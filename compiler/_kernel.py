@@ -48,9 +48,9 @@ class Kernel:
     @property
     def vectorise_reason(self) -> str | None:
         """Why the torch backend cannot vectorise this program (None: it can)."""
-        from ._torch import vectorise_reason
+        from ._torch_plan import reason
 
-        return vectorise_reason(self.lowered)
+        return reason(self.lowered)
 
     def listing(self) -> str:
         """The code that runs: the Numba kernel module, or the lowered IR that the torch
@@ -246,7 +246,8 @@ def build(
     if backend == "auto" and not on_gpu:
         reason = "no GPU: Numba is faster than torch on the CPU"
     elif backend in ("torch", "auto"):
-        from ._torch import TorchImpl, vectorise_reason
+        from ._torch import TorchImpl
+        from ._torch_plan import reason as vectorise_reason
 
         reason = vectorise_reason(lowered)
         if reason is None:

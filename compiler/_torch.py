@@ -5,16 +5,15 @@ t < max trip count, with a mask for the iterations each sentence really runs. Co
 become masks, `continue` clears lanes of the mask, locals become tensors over the loop grid.
 Writes to `out` are collected as events (cell, operation, value, execution order) and
 resolved exactly as sequential execution would: the last `=` to a cell wins, then the `+=`
-and `-=` that come after it are added. Programs whose loops carry state from one iteration
-to the next (accumulating locals, reads of `out`, `break`, early `return`, `*=` on `out`)
-are refused with the reason and line; `compile(..., backend="auto")` then uses Numba.
+and `-=` that come after it are added. Loops with a `break` and locals carried from one
+iteration to the next run as `_torch_plan` plans them (masked scans and reductions over the
+loop dimension); what it refuses, `compile(..., backend="auto")` runs with Numba.
 """
 
 from __future__ import annotations
 
 import math
-from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -22,83 +21,12 @@ import torch
 from . import _ir as I
 from ._batch import Batch
 from ._runtime import batch_structure
+from ._torch_plan import Plan, plan
 from ._vocab import TEST_NAMES, Vocab
 
 _DTYPE = {"int": torch.int64, "float": torch.float64, "bool": torch.bool, "tok": torch.int64}
 _STRUCT = ("word_of", "word_start", "sentence_start", "prev_same")
 GRID_BUDGET = 1 << 24  # loop-grid cells per sub-batch
-
-
-# ------------------------------------------------------------------ refusal
-
-
-def _reads(node: I.Node) -> set[str]:
-    return {n.name for n in I.walk([node]) if isinstance(n, I.Var)}
-
-
-def _at(s: I.Stmt) -> str:
-    return f"line {s.line}, column {s.column}"
-
-
-def _carried(body: tuple[I.Stmt, ...], assigned: set[str], outside: set[str]) -> str | None:
-    """A local a loop body reads before this iteration assigns it, if any."""
-    for s in body:
-        if isinstance(s, I.Let):
-            late = (_reads(s.value) & outside) - assigned
-            if late:
-                return f"'{min(late)}' carries a value between iterations ({_at(s)})"
-            assigned = assigned | {s.name}
-        elif isinstance(s, I.Store):
-            late = (_reads(s) & outside) - assigned
-            if late:
-                return f"'{min(late)}' carries a value between iterations ({_at(s)})"
-        elif isinstance(s, I.If):
-            late = (_reads(s.cond) & outside) - assigned
-            if late:
-                return f"'{min(late)}' carries a value between iterations ({_at(s)})"
-            for branch in (s.body, s.orelse):
-                found = _carried(branch, assigned, outside)
-                if found:
-                    return found
-            assigned = assigned | (_assigned(s.body) & _assigned(s.orelse))
-        elif isinstance(s, I.Loop):
-            late = (_reads(s.start) | _reads(s.stop)) & outside - assigned
-            if late:
-                return f"'{min(late)}' carries a value between iterations ({_at(s)})"
-            found = _carried(s.body, assigned | {s.var}, outside)
-            if found:
-                return found
-    return None
-
-
-def _assigned(body: tuple[I.Stmt, ...]) -> set[str]:
-    return {n.name for n in I.walk(list(body)) if isinstance(n, I.Let)}
-
-
-def vectorise_reason(lowered: I.Lowered) -> str | None:
-    """Why the torch backend cannot run a program (None when it can)."""
-    body = lowered.body
-    for node in I.walk(list(body)):
-        if isinstance(node, I.OutRead):
-            return "it reads out[a, b], so later iterations depend on earlier writes"
-        if isinstance(node, I.Break):
-            return f"`break` ({_at(node)}) makes later iterations depend on earlier ones"
-        if isinstance(node, I.Store) and node.op not in ("", "+", "-"):
-            return f"`out[a, b] {node.op}= ...` ({_at(node)}): only =, += and -= vectorise"
-    for node in I.walk(list(body)):
-        if isinstance(node, I.Return) and node is not body[-1]:
-            return f"an early `return` ({_at(node)}) depends on earlier iterations"
-    reads = Counter(n.name for n in I.walk(list(body)) if isinstance(n, I.Var))
-    for loop in (n for n in I.walk(list(body)) if isinstance(n, I.Loop)):
-        inner = _assigned(loop.body)
-        found = _carried(loop.body, {loop.var}, inner)
-        if found:
-            return found
-        reads_inside = Counter(n.name for n in I.walk(list(loop.body)) if isinstance(n, I.Var))
-        outside = {name for name in inner if reads[name] > reads_inside[name]}
-        if outside:
-            return f"'{min(outside)}' is read outside the loop that sets it ({_at(loop)})"
-    return None
 
 
 # ------------------------------------------------------------------- running
@@ -121,13 +49,34 @@ class _Writes:
         return [k.expand(self.shape).reshape(-1)[self.valid] for k in self.keys]
 
 
+#: one update of a reduction: (value, lanes, sign: 0 for `=`, ±1 for `+=`/`-=`, statement)
+_Event = tuple[torch.Tensor, torch.Tensor, int, int]
+
+
+@dataclass
+class _Frame:
+    """One loop's run: its plan, the lanes that reached its `break`, and its reductions'
+    updates in the order they were run."""
+
+    plan: Plan
+    broke: torch.Tensor | None = None
+    events: dict[str, list[_Event]] = field(default_factory=dict)
+
+
 class _Run:
     """Evaluates one lowered program on one sub-batch."""
 
     def __init__(
-        self, lowered: I.Lowered, batch: Batch, vocab: Vocab, tables: dict, device: torch.device
+        self,
+        lowered: I.Lowered,
+        plans: dict[int, Plan],
+        batch: Batch,
+        vocab: Vocab,
+        tables: dict,
+        device: torch.device,
     ) -> None:
-        self.lowered, self.device, self.tables = lowered, device, tables
+        self.lowered, self.plans, self.device, self.tables = lowered, plans, device, tables
+        self.probing = 0  # > 0 while a first pass finds a loop's breaks: nothing is written
         self.size = batch.max_length
         self.count = len(batch)
         lengths = torch.as_tensor(batch.lengths, device=device)
@@ -150,7 +99,7 @@ class _Run:
         self.order = {
             id(s): k for k, s in enumerate(I.walk(list(lowered.body))) if isinstance(s, I.Stmt)
         }
-        self.statements = max(1, len(self.order))
+        self.statements = max(self.order.values(), default=0) + 1  # orders are below it
 
     # grid helpers: every tensor has rank 1 + depth, dimension 0 is the sentence
     def _shape(self, value: torch.Tensor, depth: int) -> torch.Tensor:
@@ -265,25 +214,42 @@ class _Run:
         env: dict,
         depth: int,
         keys: list[torch.Tensor],
+        frame: _Frame | None = None,
     ) -> torch.Tensor:
-        """Run statements on the lanes in `mask`; the lanes still running afterwards."""
+        """Run statements on the lanes in `mask` (in the loop run `frame`, if any); the lanes
+        still running afterwards."""
         for s in body:
             if isinstance(s, I.Let):
-                value = self._shape(self.expr(s.value, env, depth), depth)
-                old = env.get(s.name)
-                env[s.name] = value if old is None else torch.where(mask, value, old)
+                self.let(s, mask, env, depth, frame)
             elif isinstance(s, I.Store):
                 self.store(s, mask, env, depth, keys)
             elif isinstance(s, I.If):
                 cond = self._shape(self.expr(s.cond, env, depth), depth)
-                then = self.block(s.body, mask & cond, env, depth, keys)
-                orelse = self.block(s.orelse, mask & ~cond, env, depth, keys)
+                then = self.block(s.body, mask & cond, env, depth, keys, frame)
+                orelse = self.block(s.orelse, mask & ~cond, env, depth, keys, frame)
                 mask = then | orelse
             elif isinstance(s, I.Loop):
                 self.loop(s, mask, env, depth, keys)
+            elif isinstance(s, I.Break):
+                assert frame is not None  # the checker allows `break` only inside a loop
+                frame.broke = mask if frame.broke is None else frame.broke | mask
+                return torch.zeros_like(mask)
             elif isinstance(s, I.Continue):
                 return torch.zeros_like(mask)
         return mask
+
+    def let(self, s: I.Let, mask: torch.Tensor, env: dict, depth: int, frame: _Frame | None):
+        update = frame.plan.updates.get(id(s)) if frame else None
+        if update is not None and update.sign:  # x += e: only the reduction reads x
+            value = self._shape(self.expr(update.value, env, depth), depth)
+        else:
+            value = self._shape(self.expr(s.value, env, depth), depth)
+            old = env.get(s.name)
+            env[s.name] = value if old is None else torch.where(mask, value, old)
+        if update is not None:
+            assert frame is not None
+            event = (value, mask, update.sign, self.order[id(s)])
+            frame.events.setdefault(s.name, []).append(event)
 
     def loop(
         self, s: I.Loop, mask: torch.Tensor, env: dict, depth: int, keys: list[torch.Tensor]
@@ -303,11 +269,52 @@ class _Run:
         inner[s.var] = start.unsqueeze(-1) + t * step
         inner_mask = mask.unsqueeze(-1) & (t < trips.unsqueeze(-1))
         inner_keys = [k.unsqueeze(-1) for k in keys] + [self.const(self.order[id(s)], "int"), t]
-        self.block(s.body, inner_mask, inner, depth + 1, inner_keys)
+        loop_plan = self.plans[id(s)]
+        if loop_plan.breaks:  # a first pass finds where each lane breaks, writing nothing
+            probe = _Frame(loop_plan)
+            self.probing += 1
+            self.block(s.body, inner_mask, dict(inner), depth + 1, inner_keys, probe)
+            self.probing -= 1
+            if probe.broke is not None:
+                shape = torch.broadcast_shapes(probe.broke.shape, inner_mask.shape)
+                broke = probe.broke.expand(shape).to(torch.int32)
+                inner_mask = inner_mask & ((broke.cumsum(-1) - broke) == 0)
+        frame = _Frame(loop_plan)
+        self.block(s.body, inner_mask, inner, depth + 1, inner_keys, frame)
+        for name in loop_plan.reductions:
+            events = frame.events.get(name)
+            if events:
+                env[name] = self.reduce(env.get(name), self.lowered.locals[name], events)
+
+    def reduce(self, initial: torch.Tensor | None, kind: str, events: list[_Event]):
+        """A reduction's value after its loop: the last `=` (over iterations, then
+        statements), plus every `+=` / `-=` run after it (`initial` if none)."""
+        shape = torch.broadcast_shapes(*(e[0].shape for e in events), *(e[1].shape for e in events))
+        width = self.statements
+        t = torch.arange(shape[-1], device=self.device).view(*([1] * (len(shape) - 1)), -1)
+        keys = [t * width + order for _, _, _, order in events]
+        last = torch.full(shape[:-1], -1, dtype=torch.int64, device=self.device)
+        for (_, lanes, sign, _), key in zip(events, keys):
+            if sign == 0:
+                last = torch.maximum(last, torch.where(lanes, key, -1).amax(-1))
+        start = self.const(0, kind) if initial is None else initial
+        result = start.to(_DTYPE[kind]).expand(shape[:-1]).clone()
+        at = (last // width).clamp(min=0).unsqueeze(-1)
+        for (value, lanes, sign, order), key in zip(events, keys):
+            value = value.to(_DTYPE[kind]).expand(shape)
+            if sign == 0:
+                won = (last >= 0) & (last % width == order)
+                result = torch.where(won, value.gather(-1, at).squeeze(-1), result)
+            else:
+                later = lanes & (key > last.unsqueeze(-1))
+                result = result + sign * torch.where(later, value, 0).sum(-1)
+        return result
 
     def store(
         self, s: I.Store, mask: torch.Tensor, env: dict, depth: int, keys: list[torch.Tensor]
     ) -> None:
+        if self.probing:
+            return
         row = self._shape(self.expr(s.row, env, depth), depth)
         col = self._shape(self.expr(s.col, env, depth), depth)
         value = self._shape(self.expr(s.value, env, depth), depth)
@@ -445,6 +452,7 @@ class TorchImpl:
 
     def __init__(self, lowered: I.Lowered) -> None:
         self.lowered = lowered
+        self.plans = plan(lowered)  # raises `Refused` for what cannot vectorise
         self._tables: dict[tuple[str, str], dict] = {}
 
     def describe(self) -> str:
@@ -477,7 +485,7 @@ class TorchImpl:
         tables = self.tables(vocab, device)
         parts = []
         for part in self._sub_batches(batch):
-            run = _Run(self.lowered, part, vocab, tables, device)
+            run = _Run(self.lowered, self.plans, part, vocab, tables, device)
             mask = torch.ones(len(part), dtype=torch.bool, device=device)
             run.block(self.lowered.body, mask, {}, 0, [])
             parts.append(normalise(run.resolve(), run.lengths).to(torch.float32))

@@ -111,7 +111,8 @@ def test_help_has_examples():
         (["perplexity", "--fraction", "2"], ["--fraction", "not a fraction"]),
         (["perplexity", "--fraction", "-0.5"], ["--fraction", "not above 0"]),
         (["perplexity", "--heads", "x.1"], ["--heads", "'x'"]),
-        (["bench", "--length", "0"], ["--length"]),
+        (["bench", "kernels", "--lengths", "0"], ["--lengths"]),
+        (["bench", "kernels", "--lengths", "sentence"], ["--lengths"]),
     ],
 )
 def test_bad_command_lines_are_one_line_and_exit_2(args, words):

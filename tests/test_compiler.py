@@ -62,22 +62,18 @@ def test_library_numba_and_torch_match_interpreter(name):
     program = LIBRARY[name]
     token_lists = tinystories_samples(12, 48) + EDGE_CASES
     assert_matches(program, compile(program, "numba"), token_lists)
-    kernel = torch_kernel(program)
-    if kernel is not None:
-        assert_matches(program, kernel, token_lists)
+    assert_matches(program, compile(program, "torch"), token_lists)
 
 
 @pytest.mark.parametrize(
-    "name", ["induction", "last_punctuation", "recency_decay", "current_sentence"]
+    "name", ["induction", "last_punctuation", "recency_decay", "current_sentence", "sink_recency"]
 )
 def test_long_sequence_1024_tokens(name):
     tokens = [t for story in tinystories_samples(40, 400) for t in story][:1024]
     assert len(tokens) == 1024
     program = LIBRARY[name]
     assert_matches(program, compile(program, "numba"), [tokens])
-    kernel = torch_kernel(program)
-    if kernel is not None:
-        assert_matches(program, kernel, [tokens])
+    assert_matches(program, compile(program, "torch"), [tokens])
 
 
 def _differential(source, token_lists):
@@ -101,17 +97,33 @@ def test_random_programs_match_interpreter_200(source, token_lists):
     _differential(source, token_lists)
 
 
+READS_OUT = """def head(tokens):
+    n = len(tokens)
+    out = zeros(n, n)
+    for i in range(n):
+        for j in range(i + 1):
+            out[i, j] = out[i, j] + 1.0
+    return out
+"""
+
+
 def test_auto_falls_back_with_reason():
-    kernel = compile(LIBRARY["last_punctuation"], "auto", device="cuda")
+    program = attndsl.load(READS_OUT)
+    kernel = compile(program, "auto", device="cuda")
     assert kernel.backend == "numba"
-    assert "break" in kernel.fallback_reason and "line" in kernel.fallback_reason
-    assert compile(LIBRARY["previous_token"], "auto", device="cuda").backend == "torch"
+    assert "reads out" in kernel.fallback_reason
+    assert compile(LIBRARY["last_punctuation"], "auto", device="cuda").backend == "torch"
     on_cpu = compile(LIBRARY["previous_token"], "auto", device="cpu")
     assert on_cpu.backend == "numba" and "no GPU" in on_cpu.fallback_reason
-    with pytest.raises(CompileError, match=r"cannot vectorise.*break"):
-        compile(LIBRARY["last_punctuation"], "torch")
+    with pytest.raises(CompileError, match=r"cannot vectorise.*reads out"):
+        compile(program, "torch")
     with pytest.raises(CompileError, match="unknown backend"):
         compile(LIBRARY["last_punctuation"], "cuda")
+
+
+def test_every_starter_program_vectorises():
+    refused = {name: compile(p, "numba").vectorise_reason for name, p in LIBRARY.items()}
+    assert {name: why for name, why in refused.items() if why} == {}
 
 
 def test_chunks_bound_memory_and_cover_the_batch():
@@ -154,3 +166,113 @@ def test_cache_key_depends_on_versions(monkeypatch):
     first = _cache.source_key("x")
     monkeypatch.setattr(_cache, "COMPILER_VERSION", "other")
     assert _cache.source_key("x") != first
+
+
+# Loops the torch backend runs as scans and reductions over the loop dimension.
+VECTORISED = {
+    "break_in_a_nested_if_and_a_counter": """def head(tokens):
+    n = len(tokens)
+    out = zeros(n, n)
+    for i in range(n):
+        seen = 0
+        last = i
+        for j in range(i, -1, -1):
+            if is_punct(tokens[j]):
+                seen += 1
+                if j < i:
+                    last = j
+                    break
+            out[i, j] += 0.5
+        out[i, last] += 1.0 + seen
+    return out
+""",
+    "reset_then_accumulate": """def head(tokens):
+    n = len(tokens)
+    out = zeros(n, n)
+    for i in range(n):
+        run = 0
+        for j in range(i + 1):
+            if is_space(tokens[j]) or j % 3 == 0:
+                run = 0
+            run += 1
+            total = run * 2
+        out[i, i - min(run, i)] = 1.0
+    return out
+""",
+    "continue_and_subtract": """def head(tokens):
+    n = len(tokens)
+    out = zeros(n, n)
+    for i in range(n):
+        score = 10.0
+        for j in range(i):
+            if is_upper(tokens[j]):
+                continue
+            score -= 0.5
+        out[i, 0] = max(score, 0.1)
+        out[i, i] = 1.0
+    return out
+""",
+}
+
+#: (program, its refusal; names and places are those of the canonical program compiled)
+REFUSED = {
+    "read inside the loop": (
+        """def head(tokens):
+    n = len(tokens)
+    out = zeros(n, n)
+    for i in range(n):
+        count = 0
+        for j in range(i + 1):
+            count += 1
+            if count > 2:
+                out[i, j] = 1.0
+    return out
+""",
+        r"'\w+' carries a value between iterations \(line \d+, column \d+\) and is read inside",
+    ),
+    "not a sum": (
+        """def head(tokens):
+    n = len(tokens)
+    out = zeros(n, n)
+    for i in range(n):
+        weight = 1.0
+        for j in range(i, -1, -1):
+            out[i, j] = weight
+            weight = weight * 0.5
+    return out
+""",
+        r"'\w+' carries a value between iterations \(line \d+, column \d+\): only",
+    ),
+    "set in a nested loop": (
+        """def head(tokens):
+    n = len(tokens)
+    out = zeros(n, n)
+    total = 0
+    for i in range(n):
+        for j in range(i + 1):
+            total += 1
+    for i in range(n):
+        out[i, 0] = 1.0 + total
+    return out
+""",
+        r"'\w+' is set inside a nested loop .*\(line \d+, column \d+\)",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(VECTORISED))
+def test_breaks_and_reductions_vectorise_and_match_the_interpreter(name):
+    program = attndsl.load(VECTORISED[name])
+    token_lists = tinystories_samples(6, 40) + EDGE_CASES
+    kernel = compile(program, "torch")
+    assert kernel.backend == "torch"
+    assert_matches(program, kernel, token_lists)
+
+
+@pytest.mark.parametrize("case", sorted(REFUSED))
+def test_what_cannot_vectorise_is_refused_with_its_place(case):
+    source, reason = REFUSED[case]
+    program = attndsl.load(source)
+    with pytest.raises(CompileError, match=reason):
+        compile(program, "torch")
+    assert_matches(program, compile(program, "auto", device="cuda"), tinystories_samples(3, 20))

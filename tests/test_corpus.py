@@ -8,16 +8,22 @@ import pytest
 from sample_data import SAMPLE
 from tiny_model import bos_tokenizer
 
-from attndsl.models._corpus import CorpusError, passages, read_documents, sentences, split_passages
+from attndsl.models import split_sentences
+from attndsl.models._corpus import (
+    CorpusError,
+    passages,
+    read_documents,
+    split_passages,
+)
 
 
 def test_sentences_join_back_and_end_at_punctuation():
     text = 'Roxy ran. "Why?" she asked!\nThen she slept'
-    parts = sentences(text)
+    parts = split_sentences(text)
     assert "".join(parts) == text
     assert parts == ["Roxy ran. ", '"Why?" she asked!\n', "Then she slept"]
-    assert sentences('"Stop!"\nthen more') == ['"Stop!"\n', "then more"]
-    assert sentences("a cat. a dog.") == ["a cat. ", "a dog."]
+    assert split_sentences('"Stop!"\nthen more') == ['"Stop!"\n', "then more"]
+    assert split_sentences("a cat. a dog.") == ["a cat. ", "a dog."]
 
 
 def test_passages_hold_whole_sentences_within_the_budget():
@@ -43,7 +49,7 @@ def test_by_default_each_sentence_is_a_passage():
     documents = read_documents(SAMPLE)
     found = passages(documents, max_tokens=128)
     assert [p.text for p in found if p.document == 0] == [
-        s.strip() for s in sentences(documents[0]) if s.strip()
+        s.strip() for s in split_sentences(documents[0]) if s.strip()
     ]
     assert len(found) > 5 * len(passages(documents, max_tokens=128, pack=True))
 

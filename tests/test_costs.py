@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
+import torch
 from tiny_model import TEXTS, WordTokenizer, tiny_llama
 
 from attndsl import compile, library
@@ -20,6 +21,7 @@ from attndsl.models import (
     perplexity_table,
     replacement_order,
 )
+from attndsl.models._perplexity import batch_loss, batches
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +42,7 @@ def setup():
 
 def test_costs_are_measured_one_head_at_a_time(setup):
     model, tokenizer, vocab, kernels = setup
-    costs = head_costs(model, encode(tokenizer, TEXTS), kernels, vocab, batch_size=2)
+    costs = head_costs(model, encode(tokenizer, TEXTS), kernels, vocab, batch_tokens=16)
     assert set(costs) == set(kernels)
     plain = perplexity(model, encode(tokenizer, TEXTS))["cross_entropy"]
     alone = perplexity(
@@ -98,3 +100,58 @@ def test_fractions_that_replace_no_more_heads_get_no_row(setup):
         fractions=(0.0, 0.1, 0.25, 0.5),
     )
     assert [(r["fraction"], r["heads"], r["of"]) for r in rows] == [(0.0, 0, 270), (0.1, 2, 270)]
+
+
+def test_attribution_is_the_derivative_of_the_exact_cost(setup):
+    """Attribution patching gives d(loss)/dα at α = 0 for the pattern A + α (P − A), where A
+    is the head's own attention: checked by a finite difference per head."""
+    model, tokenizer, vocab, kernels = setup
+    passages = encode(tokenizer, TEXTS)
+    attributed = head_costs(model, passages, kernels, vocab, method="attribution", batch_tokens=32)
+    assert set(attributed) == set(kernels)
+    programs = kernel_patterns(kernels, vocab)
+    step = 1e-2
+    for head in [(0, 0), (1, 2), (1, 3)]:
+        base = moved = 0.0
+        tokens = 0
+        for ids, mask in batches(passages, 32):
+            model.set_attn_implementation("eager")
+            with torch.inference_mode():
+                own = model(input_ids=ids, attention_mask=mask, output_attentions=True)
+            attention = own.attentions[head[0]][:, head[1]]
+            target = programs(ids, mask.sum(1))[head[0]][head[1]]
+            mixed = attention + step * (target - attention)
+            plain, count = batch_loss(model, ids, mask)
+            shifted, _ = batch_loss(model, ids, mask, {head[0]: {head[1]: mixed}})
+            base, moved, tokens = base + plain, moved + shifted, tokens + count
+        slope = (moved - base) / tokens / step
+        assert math.isclose(attributed[head], slope, rel_tol=0.05, abs_tol=1e-4), head
+
+
+def test_exact_and_attribution_costs_rank_heads_alike(setup):
+    model, tokenizer, vocab, kernels = setup
+    passages = encode(tokenizer, TEXTS)
+    exact = head_costs(model, passages, kernels, vocab, method="exact")
+    attributed = head_costs(model, passages, kernels, vocab, method="attribution")
+    heads = sorted(kernels)
+    ranks = [sorted(heads, key=costs.get).index(h) for costs in (exact, attributed) for h in heads]
+    assert sum(abs(a - b) for a, b in zip(ranks[: len(heads)], ranks[len(heads) :])) <= len(heads)
+    with pytest.raises(ValueError, match="cost method"):
+        head_costs(model, passages, kernels, vocab, method="guess")
+
+
+def test_layers_below_a_replaced_head_replay_their_unmodified_outputs(setup):
+    from attndsl.models._prefix import decoder_layers, record_layers, replaying
+
+    model, tokenizer, vocab, kernels = setup
+    ids, mask = batches(encode(tokenizer, TEXTS), 256)[0]
+    patterns = kernel_patterns(kernels, vocab)(ids, mask.sum(1))
+    layers = decoder_layers(model)
+    assert layers is not None and decoder_layers(object()) is None
+    plain, outputs = record_layers(layers, lambda: batch_loss(model, ids, mask))
+    assert plain == batch_loss(model, ids, mask) and len(outputs) == 2
+    chosen = {1: {2: patterns[1][2]}}
+    with replaying(layers, outputs, 1):
+        replayed = batch_loss(model, ids, mask, chosen)
+    assert "forward" not in vars(layers[0])  # restored
+    assert replayed == batch_loss(model, ids, mask, chosen) != plain

@@ -26,7 +26,7 @@ def test_perplexity_matches_the_models_own_loss(model_and_tokenizer):
         loss = float(model(ids, labels=ids).loss)
     assert result["tokens"] == ids.shape[1] - 1
     assert math.isclose(result["cross_entropy"], loss, rel_tol=1e-5)
-    batched = perplexity(model, encode(tokenizer, TEXTS), batch_size=3)
+    batched = perplexity(model, encode(tokenizer, TEXTS), batch_tokens=24)
     one_by_one = [perplexity(model, encode(tokenizer, [t])) for t in TEXTS]
     mean = sum(r["cross_entropy"] * r["tokens"] for r in one_by_one) / batched["tokens"]
     assert math.isclose(batched["cross_entropy"], mean, rel_tol=1e-5)  # padding is excluded
@@ -123,3 +123,18 @@ def test_overhead_benchmark_structure(tmp_path):
     assert json.loads(out.read_text()) == result
     assert result["heads_replaced"] == 68 and result["sdpa_s"] > 0
     assert {"ratio_0pct", "ratio_25pct"} <= set(result)
+
+
+def test_batches_hold_at_most_the_token_budget_longest_first():
+    from attndsl.models._perplexity import batches
+
+    passages = [[1] * n for n in (3, 9, 1, 5, 5, 2, 8)]
+    found = batches(passages, batch_tokens=16)
+    shapes = [tuple(ids.shape) for ids, _ in found]
+    assert shapes == [
+        (1, 9),
+        (2, 8),
+        (3, 5),
+    ]  # 9 | 8 5 | 5 3 2; the 1-token passage predicts nothing
+    assert all(ids.numel() <= 16 for ids, _ in found)
+    assert sorted(int(n) for _, mask in found for n in mask.sum(1)) == [2, 3, 5, 5, 8, 9]

@@ -3,14 +3,16 @@ and the CLI."""
 
 from __future__ import annotations
 
+import io
 import json
 
 import pytest
+from rich.console import Console
 from tiny_model import CORPUS
 
 from attndsl.cli import main
 from attndsl.pipeline import STAGES, RunOptions, evaluate, run_pipeline
-from attndsl.rundir import RunDir, RunError, read_json, read_jsonl
+from attndsl.rundir import RunDir, RunError, read_json, read_jsonl, stored_order
 
 STAGE_NAMES = [stage.name for stage in STAGES]
 
@@ -41,7 +43,7 @@ def test_every_stage_writes_its_files(finished):
     out, summary, seen = finished
     run = RunDir(out)
     assert list(run.read_manifest()["stages"]) == STAGE_NAMES
-    assert {"extract fit", "summarise", "synthesise", "select", "replace"} <= set(seen)
+    assert {"extract fit", "summarise", "synthesise", "select", "replace: exact"} <= set(seen)
     selection = read_json(out / "selection.json")
     assert [(e["layer"], e["head"]) for e in selection["heads"]] == [
         (layer, head) for layer in range(2) for head in range(4)
@@ -72,25 +74,73 @@ def test_a_finished_run_resumes_without_work_and_refuses_other_settings(finished
         run_pipeline(options(tiny_model_dir, seed=3), str(out), resume=True)
 
 
+def interrupt_replace(out, kept: int) -> list[str]:
+    """Make the finished run in `out` look stopped inside its replace stage, after `kept`
+    lines of costs.jsonl and part of the next; the lines it held."""
+    manifest = read_json(out / "run.json")
+    del manifest["stages"]["replace"], manifest["stages"]["report"]
+    (out / "run.json").write_text(json.dumps(manifest))
+    costs = (out / "costs.jsonl").read_text().splitlines()
+    (out / "costs.jsonl").write_text("\n".join(costs[:kept]) + "\n" + costs[kept][:7])
+    return costs
+
+
 def test_an_interrupted_stage_resumes_after_its_last_head(finished, tiny_model_dir, tmp_path):
     import shutil
 
     out = tmp_path / "copy"
     shutil.copytree(finished[0], out)
-    manifest = read_json(out / "run.json")
-    del manifest["stages"]["replace"], manifest["stages"]["report"]
-    (out / "run.json").write_text(json.dumps(manifest))
-    costs = (out / "costs.jsonl").read_text().splitlines()
-    (out / "costs.jsonl").write_text("\n".join(costs[:5]) + "\n" + costs[5][:7])  # cut line
-    measured: list[int] = []
+    costs = interrupt_replace(out, 9)
+    measured: list[str] = []
     summary = run_pipeline(
         options(tiny_model_dir),
         str(out),
         resume=True,
-        progress=lambda s, d, t: measured.append(d) if s == "replace" else 0,
+        progress=lambda s, d, t: measured.append(s) if s.startswith("replace:") else 0,
     )
-    assert measured == [6, 7, 8]  # only the three heads not yet recorded
+    again = (out / "costs.jsonl").read_text().splitlines()
+    assert again[:9] == costs[:9] and sorted(again) == sorted(costs)
+    assert set(measured) == {"replace: exact"}  # the first 8 lines: every attribution cost
     assert summary["perplexity"] == finished[1]["perplexity"]
+    methods = [json.loads(line)["method"] for line in costs]
+    assert methods == ["attribution"] * 8 + ["exact"] * 6  # the cheapest 70% (50% + margin)
+
+
+def test_an_interrupted_run_with_exact_costs_resumes_after_its_last_head(tiny_model_dir, tmp_path):
+    out = tmp_path / "exact"
+    chosen = options(tiny_model_dir, costs="exact")
+    first = run_pipeline(chosen, str(out))
+    interrupt_replace(out, 5)
+    measured: list[int] = []
+    summary = run_pipeline(
+        chosen,
+        str(out),
+        resume=True,
+        progress=lambda s, d, t: measured.append(d) if s == "replace: exact" else 0,
+    )
+    assert measured == [1, 2, 3]  # only the three heads not yet recorded
+    assert summary["perplexity"] == first["perplexity"]
+
+
+def test_cost_benchmark_on_a_finished_run(finished, tmp_path):
+    from attndsl.bench import run_cost_benchmark, spearman
+
+    console = Console(file=io.StringIO(), width=160)
+    result = run_cost_benchmark(finished[0], tmp_path / "costs.json", console=console)
+    assert json.loads((tmp_path / "costs.json").read_text()) == result
+    assert result["heads"] == 8
+    assert set(result["seconds"]) == set(result["orders"]) == {"attribution", "exact", "screened"}
+    assert -1 <= result["spearman"]["all"] <= 1
+    stored = [f"{layer}.{head}" for layer, head in stored_order(RunDir(finished[0]))]
+    assert result["orders"]["screened"] == stored  # the order the run replaced heads in
+    for entry in read_jsonl(finished[0] / "costs.jsonl"):
+        found = result["costs"][f"{entry['layer']}.{entry['head']}"][entry["method"]]
+        assert found == pytest.approx(entry["cost"])
+    assert [r["fraction"] for r in result["perplexity"]["rows"]] == [0.1, 0.25, 0.5]
+    assert "Spearman" in console.file.getvalue()
+    assert spearman([1, 2, 3, 4], [10, 20, 30, 40]) == pytest.approx(1.0)
+    assert spearman([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1.0)
+    assert spearman([1, 1, 2], [5, 5, 6]) == pytest.approx(1.0)
 
 
 def test_evaluate_rescoring_on_another_corpus(finished, tmp_path):
@@ -305,7 +355,7 @@ def test_evaluate_and_perplexity_from_the_command_line(finished, tmp_path, capsy
 def test_passages_are_sentences_or_packed_and_spread_through_each_split(
     tiny_model_dir, tmp_path, pack
 ):
-    from attndsl.models._corpus import sentences, split_texts, spread
+    from attndsl.models import split_sentences, split_texts, spread
     from attndsl.pipeline import Context
 
     chosen = options(tiny_model_dir, pack=pack, max_passages=5, fit_passages=3)
@@ -315,7 +365,7 @@ def test_passages_are_sentences_or_packed_and_spread_through_each_split(
     assert {s: len(t) for s, t in texts.items()} == {"fit": 3, "select": 5, "test": 5}
     for split, limit in (("fit", 3), ("select", 5), ("test", 5)):
         assert texts[split] == spread(every[split], limit) != every[split][:limit]
-    one_sentence = [len(sentences(t)) == 1 for t in every["test"]]
+    one_sentence = [len(split_sentences(t)) == 1 for t in every["test"]]
     assert all(one_sentence) if not pack else not all(one_sentence)
 
 

@@ -1,9 +1,18 @@
 """`attndsl bench`: kernel throughput per program and backend (`_kernels`, with its targets
 and report in `_kernels_report`), and what replacing heads costs in a forward pass
-(`_overhead`). The scripts in `benchmarks/` are thin wrappers over these and the public API."""
+(`_overhead`), and attribution against exact replacement costs on a finished run (`_costs`).
+The scripts in `benchmarks/` are thin wrappers over these and the public API."""
 
+from ._costs import run_cost_benchmark, spearman
 from ._kernels import load_corpus, run_kernel_benchmark
 from ._kernels_report import load_average
 from ._overhead import run_overhead_benchmark
 
-__all__ = ["load_average", "load_corpus", "run_kernel_benchmark", "run_overhead_benchmark"]
+__all__ = [
+    "load_average",
+    "load_corpus",
+    "run_cost_benchmark",
+    "run_kernel_benchmark",
+    "run_overhead_benchmark",
+    "spearman",
+]

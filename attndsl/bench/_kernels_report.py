@@ -130,7 +130,11 @@ def load_average() -> list[float] | None:
 
 
 def machine_record(
-    corpus: str, sentences: int, length: int, repeat: int, load_before: list[float] | None
+    corpus: str,
+    sentences: int,
+    lengths: list[int | str],
+    repeat: int,
+    load_before: list[float] | None,
 ) -> dict:
     """Where and how the benchmark ran (load averages: other work on the machine)."""
     import numba
@@ -149,7 +153,7 @@ def machine_record(
         "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
         "corpus": corpus,
         "sentences": sentences,
-        "length": length,
+        "lengths": lengths,
         "repeat": repeat,
         "interpreter_sample": INTERPRETER_SAMPLE,
         "cpython_sample": CPYTHON_SAMPLE,
@@ -167,10 +171,17 @@ def _fmt(value: float | None, spec: str, scale: float = 1.0) -> str:
     return "-" if value is None else format(value * scale, spec)
 
 
-def _table(rows: list[dict], total: int):
+def _batch_title(rows: list[dict]) -> str:
+    row = rows[0]
+    longest = max(r["sentences_timed"] for r in rows)
+    return f"{longest} {row['unit']}s, padded to {row['tokens']} tokens"
+
+
+def _table(rows: list[dict]):
     from rich.table import Table
 
-    table = Table(title=f"attndsl kernels: {total} sentences")
+    total = max(row["sentences_timed"] for row in rows)
+    table = Table(title=f"attndsl kernels: {_batch_title(rows)}")
     for column in (
         "program",
         "backend",
@@ -192,6 +203,7 @@ def _table(rows: list[dict], total: int):
         )
         note += [] if row["device"] == "cpu" else [row["device"]]
         note += ["≠ interpreter"] if row.get("matches_interpreter") is False else []
+        note += ["≠ numba"] if row.get("matches_numba") is False else []
         table.add_row(
             name,
             row["backend"],
@@ -203,6 +215,36 @@ def _table(rows: list[dict], total: int):
             _fmt(row["cached_load_s"], ".1f", 1000),
             "; ".join(note),
         )
+    return table
+
+
+def _batches(rows: list[dict]) -> list[tuple[str, int]]:
+    return list(dict.fromkeys((r["unit"], r["tokens"]) for r in rows))
+
+
+def _lengths_table(rows: list[dict]):
+    """Numba and torch side by side at every batch length (matrices/s, and torch / Numba)."""
+    from rich.table import Table
+
+    batches = _batches(rows)
+    table = Table(title="numba and torch by batch (matrices/s; torch ÷ numba)")
+    table.add_column("program")
+    for unit, tokens in batches:
+        for backend in ("numba", "torch", "÷"):
+            label = f"{unit}s ≤{tokens}" if unit == "sentence" else f"{tokens} tokens"
+            table.add_column(f"{backend}\n{label}", justify="right")
+    by_key = {(r["program"], r["backend"], r["device"], r["unit"], r["tokens"]): r for r in rows}
+    devices = sorted({r["device"] for r in rows if r["backend"] == "torch"})
+    for name in dict.fromkeys(r["program"] for r in rows):
+        for device in devices:
+            cells = []
+            for unit, tokens in batches:
+                numba = by_key.get((name, "numba", "cpu", unit, tokens), {})
+                torch_row = by_key.get((name, "torch", device, unit, tokens), {})
+                rates = [numba.get("matrices_per_s"), torch_row.get("matrices_per_s")]
+                cells += [_fmt(rates[0], ",.0f"), _fmt(rates[1], ",.0f")]
+                cells.append(_fmt(_ratio(rates[1], rates[0]), ".2f"))
+            table.add_row(name if device == "cpu" else f"{name} ({device})", *cells)
     return table
 
 
@@ -274,7 +316,9 @@ def report(result: dict, console=None) -> None:
             f"{machine['load_average_after'][0]} after, {cpus} CPUs): timings are "
             "noisy[/]"
         )
-    console.print(_table(result["rows"], machine["sentences"]))
+    judged = summary["judged_on"]
+    console.print(_table([r for r in result["rows"] if r.items() >= judged.items()]))
+    console.print(_lengths_table(result["rows"]))
     for skip in result["skipped"]:
         console.print(
             f"skipped {skip['program']} / {skip['backend']} ({skip['device']}): {skip['reason']}"

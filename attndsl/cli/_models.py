@@ -15,7 +15,8 @@ from ._common import load_program_file as _load
 EXAMPLES = {
     "bench": "attndsl bench kernels --json kernels.json\n"
     "  attndsl bench kernels --programs induction,uniform_causal --sentences 64\n"
-    "  attndsl bench overhead --json overhead.json",
+    "  attndsl bench overhead --json overhead.json\n"
+    "  attndsl bench costs --run runs/smollm2 --json costs.json",
     "models": "attndsl models list\n  attndsl models pull gemma3-270m\n"
     "  attndsl models info smollm2 --json",
     "corpus": "attndsl corpus sample --stories 300 --seed 0",
@@ -36,14 +37,33 @@ def add_commands(add: Callable[[str, str], argparse.ArgumentParser]) -> None:
     )
     sub.add_argument(
         "what",
-        choices=("kernels", "overhead"),
+        choices=("kernels", "overhead", "costs"),
         help="kernels: throughput per program and backend; overhead: smollm2 "
-        "forward with 0%% and 25%% of heads replaced",
+        "forward with 0%% and 25%% of heads replaced; costs: attribution against exact "
+        "replacement costs on a finished run (--run)",
+    )
+    sub.add_argument("--run", metavar="DIR", help="costs: the finished run measured")
+    sub.add_argument(
+        "--cost-passages",
+        type=count,
+        help="costs: select passages measured on (default: as many as the run used; 0: all)",
     )
     sub.add_argument("--json", metavar="FILE", help="write {rows, skipped, machine, summary}")
     sub.add_argument("--programs", help="comma-separated library programs (default: all)")
-    sub.add_argument("--sentences", type=positive, default=256, help="sentences per batch")
-    sub.add_argument("--length", type=positive, default=128, help="tokens per sentence")
+    sub.add_argument(
+        "--sentences",
+        type=positive,
+        default=256,
+        help="sentences (or windows of 128 tokens) per batch; longer windows are fewer, "
+        "about as many cells (%(default)s)",
+    )
+    sub.add_argument(
+        "--lengths",
+        type=_lengths,
+        default="sentences,128,1024",
+        help="batches timed: `sentences` (the corpus's own) and window lengths in tokens "
+        "(%(default)s)",
+    )
     sub.add_argument("--repeat", type=positive, default=3, help="timing rounds (the best is kept)")
     sub.set_defaults(handler=cmd_bench)
 
@@ -140,7 +160,24 @@ def add_commands(add: Callable[[str, str], argparse.ArgumentParser]) -> None:
     sub.set_defaults(handler=cmd_perplexity)
 
 
+def _lengths(text: str) -> list[int | str]:
+    """`--lengths`: `sentences` and positive window lengths, joined by commas."""
+    found: list[int | str] = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        found.append(part if part == "sentences" else positive(part))
+    if not found:
+        raise argparse.ArgumentTypeError("name at least one length, e.g. sentences,128")
+    return found
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
+    if args.what == "costs":
+        if not args.run:
+            raise UsageError("bench costs: name a finished run with --run DIR")
+        from ..bench import run_cost_benchmark
+
+        run_cost_benchmark(args.run, json_path=args.json, cost_passages=args.cost_passages)
+        return 0
     if args.what == "overhead":
         from ..bench import run_overhead_benchmark
 
@@ -153,7 +190,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         run_kernel_benchmark(
             programs,
             sentences=args.sentences,
-            length=args.length,
+            lengths=args.lengths,
             repeat=args.repeat,
             json_path=args.json,
         )

@@ -25,6 +25,7 @@ EXAMPLES = {
 
 def add_commands(add: Callable[[str, str], argparse.ArgumentParser]) -> None:
     """Register run, evaluate, review and report with the CLI's `add(name, help)`."""
+    from ..models import COST_METHODS
     from ..pipeline import SYNTHESISERS, RunOptions
 
     defaults = RunOptions()
@@ -84,7 +85,15 @@ def add_commands(add: Callable[[str, str], argparse.ArgumentParser]) -> None:
         "--cost-passages",
         type=count,
         default=defaults.cost_passages,
-        help="select passages each head's replacement cost is measured on (%(default)s)",
+        help="select passages each head's replacement cost is measured on (%(default)s; 0: all)",
+    )
+    sub.add_argument(
+        "--costs",
+        choices=COST_METHODS,
+        default=defaults.costs,
+        help="how replacement costs are measured: screened (every head by attribution, then "
+        "the cheapest exactly: the default), attribution (every head from one backward pass "
+        "per batch) or exact (one forward pass per head)",
     )
     sub.add_argument(
         "--perplexity-passages",

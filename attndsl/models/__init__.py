@@ -1,17 +1,18 @@
 """Models and text: the registry of offline models, corpora and their held-out splits, the
 shipped sample corpus, head specs, attention extraction into a resumable cache, replacing
-heads by surrogate patterns, and perplexity with replacement costs.
+heads by surrogate patterns, replacement costs, and perplexity.
 
-Modules that bring in torch (`_replace`, `_perplexity`) are imported on first use.
+Modules that bring in torch (`_replace`, `_perplexity`, `_costs`) are imported on first use.
 """
 
 from typing import TYPE_CHECKING
 
 from .._lazy import lazy_exports
-from ._corpus import SPLITS, CorpusError, read_documents, split_texts, spread
+from ._corpus import SPLITS, CorpusError, read_documents, split_sentences, split_texts, spread
 from ._extract import AttentionCache, CacheError, extract, fingerprint
 from ._heads import (
     BASELINES,
+    COST_METHODS,
     Head,
     HeadSpecError,
     as_layers,
@@ -37,9 +38,9 @@ from ._sample import CORPUS_FILE, sample_stories
 from ._tokens import Ids, encode, padded
 
 if TYPE_CHECKING:
+    from ._costs import head_costs
     from ._perplexity import (
         fixed_patterns,
-        head_costs,
         head_means,
         kernel_patterns,
         mean_patterns,
@@ -52,7 +53,6 @@ _TORCH = {
     name: "._perplexity"
     for name in (
         "fixed_patterns",
-        "head_costs",
         "head_means",
         "kernel_patterns",
         "mean_patterns",
@@ -60,12 +60,14 @@ _TORCH = {
         "perplexity_table",
     )
 }
+_TORCH["head_costs"] = "._costs"
 _TORCH.update(dict.fromkeys(("Patterns", "recording", "replaced"), "._replace"))
 __getattr__ = lazy_exports(__name__, _TORCH)
 
 __all__ = [
     "BASELINES",
     "CORPUS_FILE",
+    "COST_METHODS",
     "DEFAULT_MODEL",
     "REGISTRY",
     "SPLITS",
@@ -105,6 +107,7 @@ __all__ = [
     "replaced",
     "replacement_order",
     "sample_stories",
+    "split_sentences",
     "split_texts",
     "spread",
 ]

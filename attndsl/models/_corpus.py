@@ -168,7 +168,7 @@ def token_counter(tokenizer: Any) -> tuple[Callable[[str], int], Callable[[str, 
     return count, cut
 
 
-def sentences(document: str) -> list[str]:
+def split_sentences(document: str) -> list[str]:
     """The sentences of a document, each with its trailing whitespace (they join back).
 
     A piece that starts with a lowercase letter right after a closing quotation mark, on
@@ -207,7 +207,7 @@ def passages(
     cuts = 0
     for doc_index, document in enumerate(documents):
         current, size = "", 0
-        for sentence in sentences(document):
+        for sentence in split_sentences(document):
             tokens = count(sentence)
             if tokens > max_tokens:
                 sentence, tokens, cuts = cut(sentence, max_tokens), max_tokens, cuts + 1

@@ -10,7 +10,9 @@ Layout of a cache folder:
   byte offset and length of its data, and a CRC-32 that every read checks.
 
 An interrupted extraction resumes after the last passage in the index (any bytes written
-after it are dropped). Memory stays bounded: one batch of passages at a time.
+after it are dropped). Passages are run in batches of about the same length (little
+padding), a window of `WINDOW_BATCHES` batches at a time, and written in passage order; memory
+holds one window's attention.
 """
 
 from __future__ import annotations
@@ -141,6 +143,10 @@ def _read_index(path: Path) -> list[Record]:
     return records
 
 
+#: batches of passages sorted by length together, then written in passage order
+WINDOW_BATCHES = 8
+
+
 def extract(
     model: Any,
     tokenizer: Any,
@@ -153,7 +159,6 @@ def extract(
 ) -> AttentionCache:
     """Run `model` (eager attention) on `texts` and store every head's attention in
     `folder`, resuming an earlier run with the same model and texts."""
-    import torch
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -181,36 +186,51 @@ def extract(
         handle.truncate(offset)  # drop bytes of a passage the index never recorded
     encoded = encode(tokenizer, texts, max_tokens)
     todo = list(range(len(done), len(texts)))
+    window = batch_size * WINDOW_BATCHES
     with open(data_path, "ab") as data, open(index_path, "a") as index:
-        for start in range(0, len(todo), batch_size):
-            batch = todo[start : start + batch_size]
-            ids, mask = padded([encoded[i] for i in batch])
-            with torch.inference_mode():
-                out = model(input_ids=ids, attention_mask=mask, output_attentions=True)
-            stacked = torch.stack(out.attentions, dim=1)  # [B, layers, heads, T, T]
-            for row, i in enumerate(batch):
-                n = len(encoded[i])
-                rows, cols = _triangle(n)
-                lower = stacked[row, :, :, :n, :n].numpy()[:, :, rows, cols].astype(DTYPE)
-                payload = lower.tobytes()
+        for start in range(0, len(todo), window):
+            chosen = todo[start : start + window]
+            payloads = _attention_payloads(model, [encoded[i] for i in chosen], batch_size)
+            for payload in payloads:  # in passage order, as the index is
                 data.write(payload)
-                data.flush()
-                os.fsync(data.fileno())
-                pieces = tokenizer.convert_ids_to_tokens(encoded[i])
+            data.flush()
+            os.fsync(data.fileno())  # the data is on disk before the index names it
+            for i, payload in zip(chosen, payloads):
                 entry = {
                     "index": i,
                     "ids": encoded[i],
-                    "pieces": pieces,
+                    "pieces": tokenizer.convert_ids_to_tokens(encoded[i]),
                     "offset": offset,
                     "nbytes": len(payload),
                     "crc": zlib.crc32(payload),
                 }
                 index.write(json.dumps(entry) + "\n")
-                index.flush()
                 offset += len(payload)
+            index.flush()
             if progress:
-                progress(min(len(done) + start + len(batch), len(texts)), len(texts))
+                progress(len(done) + start + len(chosen), len(texts))
     return AttentionCache(folder)
+
+
+def _attention_payloads(model: Any, passages: list[list[int]], batch_size: int) -> list[bytes]:
+    """Every head's attention on each passage (its lower triangle, float16 bytes), run in
+    batches of passages of about the same length (longest first), so little is padding."""
+    import torch
+
+    by_length = sorted(range(len(passages)), key=lambda k: len(passages[k]), reverse=True)
+    found: list[bytes] = [b""] * len(passages)
+    for start in range(0, len(by_length), batch_size):
+        batch = by_length[start : start + batch_size]
+        ids, mask = padded([passages[k] for k in batch])
+        with torch.inference_mode():
+            out = model(input_ids=ids, attention_mask=mask, output_attentions=True)
+        stacked = torch.stack(out.attentions, dim=1)  # [B, layers, heads, T, T]
+        for row, k in enumerate(batch):
+            n = len(passages[k])
+            rows, cols = _triangle(n)
+            lower = stacked[row, :, :, :n, :n].numpy()[:, :, rows, cols].astype(DTYPE)
+            found[k] = lower.tobytes()
+    return found
 
 
 def _check_or_write_manifest(path: Path, manifest: dict) -> None:

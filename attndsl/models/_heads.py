@@ -10,6 +10,10 @@ from ..lang import AttnDslError
 #: what else replaces the heads a run replaces, beside their programs (columns of the
 #: perplexity table): mean ablation, uniform causal and first-token attention
 BASELINES = ("mean", "uniform", "first")
+#: how a run measures replacement costs (`models._costs`): every head by attribution, then
+#: the cheapest exactly (the default); every head by attribution (first order, one backward
+#: pass); every head exactly (one forward pass per head)
+COST_METHODS = ("screened", "attribution", "exact")
 #: a head of the model: (layer, head)
 Head = tuple[int, int]
 
@@ -72,9 +76,13 @@ def format_head(head: Head) -> str:
     return f"{head[0]}.{head[1]}"
 
 
-def replacement_order(costs: Mapping[Head, float]) -> list[Head]:
-    """Heads from cheapest to costliest to replace (ties: lower layer, then head, first)."""
-    return sorted(costs, key=lambda head: (costs[head], head))
+def replacement_order(
+    costs: Mapping[Head, float], estimates: Mapping[Head, float] | None = None
+) -> list[Head]:
+    """Heads from cheapest to costliest to replace (ties: lower layer, then head, first),
+    then the heads that only have `estimates` (first-order costs), cheapest first."""
+    rest = {head: cost for head, cost in (estimates or {}).items() if head not in costs}
+    return [*sorted(costs, key=lambda h: (costs[h], h)), *sorted(rest, key=lambda h: (rest[h], h))]
 
 
 def heads_at(order: Sequence[Head], fraction: float, total: int) -> list[Head]:

@@ -4,11 +4,9 @@ reviewer asks for: no replacement, mean ablation, uniform causal and first-token
 Token-level: the mean next-token cross-entropy over every predicted token of every passage
 (padding excluded), exponentiated.
 
-Which heads to replace is decided by measured cost on held-out text (the select split), not
-by IoU alone. A head's cost is the rise in cross-entropy when that head alone is replaced by
-its program. Heads are replaced in order of increasing cost, and the heads replaced at
-fraction f are the first round(f · heads) of that order: the paper's greedy choice, measured
-on text that no program was fitted on. One forward pass per head over the select passages.
+Heads are replaced in order of increasing replacement cost (`_costs`), and the heads
+replaced at fraction f are the first round(f · heads) of that order. The perplexity table
+computes each batch's surrogate patterns once, for every fraction.
 """
 
 from __future__ import annotations
@@ -28,13 +26,41 @@ PatternFn = Callable[[torch.Tensor, torch.Tensor], Patterns]
 Heads = Mapping[int, Sequence[int]]  # layer → heads
 
 
+#: most tokens (padding included) in one batch of a forward pass: sized for the CPU, where a
+#: few large matrix products beat many small ones, and for the logits it holds
+BATCH_TOKENS = 1024
+
+
 def batches(
-    passages: Sequence[Ids], batch_size: int = 8
+    passages: Sequence[Ids], batch_tokens: int = BATCH_TOKENS
 ) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """Passages (token ids) as right-padded (ids, attention mask) batches; passages of fewer
-    than two tokens predict nothing and are left out."""
-    kept = [ids for ids in passages if len(ids) >= 2]
-    return [padded(kept[start : start + batch_size]) for start in range(0, len(kept), batch_size)]
+    """Passages (token ids) as right-padded (ids, attention mask) batches of at most
+    `batch_tokens` tokens, padding included (a longer passage is a batch of its own).
+    Passages are batched longest first, so that each batch's passages have about the same
+    length and little is padding; a sum over tokens does not depend on the order. Passages
+    of fewer than two tokens predict nothing and are left out."""
+    kept = sorted((ids for ids in passages if len(ids) >= 2), key=len, reverse=True)
+    found, start = [], 0
+    while start < len(kept):
+        width = len(kept[start])  # the longest of the batch: it comes first
+        count = max(1, batch_tokens // width)
+        found.append(padded(kept[start : start + count]))
+        start += count
+    return found
+
+
+def summed_loss(
+    logits: torch.Tensor, ids: torch.Tensor, mask: torch.Tensor
+) -> tuple[torch.Tensor, int]:
+    """(summed next-token cross-entropy, predicted tokens) of a batch's logits."""
+    targets = ids[:, 1:].masked_fill(mask[:, 1:] == 0, -100)
+    loss = torch.nn.functional.cross_entropy(
+        logits[:, :-1].reshape(-1, logits.shape[-1]).float(),
+        targets.reshape(-1),
+        ignore_index=-100,
+        reduction="sum",
+    )
+    return loss, int((targets != -100).sum())
 
 
 def batch_loss(
@@ -44,14 +70,8 @@ def batch_loss(
     `patterns` replaced."""
     with torch.inference_mode(), replaced(model, patterns or {}):
         logits = model(input_ids=ids, attention_mask=mask).logits
-    targets = ids[:, 1:].masked_fill(mask[:, 1:] == 0, -100)
-    loss = torch.nn.functional.cross_entropy(
-        logits[:, :-1].reshape(-1, logits.shape[-1]).float(),
-        targets.reshape(-1),
-        ignore_index=-100,
-        reduction="sum",
-    )
-    return float(loss), int((targets != -100).sum())
+    loss, count = summed_loss(logits, ids, mask)
+    return float(loss), count
 
 
 def loss_record(total: float, count: int) -> dict[str, float]:
@@ -63,13 +83,13 @@ def loss_record(total: float, count: int) -> dict[str, float]:
 def perplexity(
     model: Any,
     passages: Sequence[Ids],
-    batch_size: int = 8,
+    batch_tokens: int = BATCH_TOKENS,
     patterns: PatternFn | None = None,
 ) -> dict[str, float]:
     """{"perplexity", "tokens", "cross_entropy"} on `passages` (token ids: `encode`, or an
     attention cache's), with the heads `patterns` builds replaced (none when it is None)."""
     total, count = 0.0, 0
-    for ids, mask in batches(passages, batch_size):
+    for ids, mask in batches(passages, batch_tokens):
         surrogate = patterns(ids, mask.sum(1)) if patterns else None
         loss, tokens = batch_loss(model, ids, mask, surrogate)
         total, count = total + loss, count + tokens
@@ -77,13 +97,13 @@ def perplexity(
 
 
 def head_means(
-    model: Any, passages: Sequence[Ids], batch_size: int = 8
+    model: Any, passages: Sequence[Ids], batch_tokens: int = BATCH_TOKENS
 ) -> dict[tuple[int, int], torch.Tensor]:
     """Each head's mean output (before the output projection) over the tokens of `passages`
     (the fit split): what mean ablation replaces the head with."""
     tokens = 0
     with recording(model) as sums:
-        for ids, mask in batches(passages, batch_size):
+        for ids, mask in batches(passages, batch_tokens):
             with torch.inference_mode():
                 model(input_ids=ids, attention_mask=mask, attndsl_live=mask)
             tokens += int(mask.sum())
@@ -136,43 +156,6 @@ def _pad(pattern: torch.Tensor, width: int) -> torch.Tensor:
     return torch.nn.functional.pad(pattern, (0, missing, 0, missing)) if missing > 0 else pattern
 
 
-def head_costs(
-    model: Any,
-    passages: Sequence[Ids],
-    kernels: Mapping[Head, Any],
-    vocab: Any,
-    batch_size: int = 8,
-    progress: Callable[[int, int], None] | None = None,
-    measured: Callable[[Head, float], None] | None = None,
-) -> dict[Head, float]:
-    """Each head's cost on `passages`: cross-entropy (nats per token) with that head alone
-    replaced by its kernel's pattern, minus the unmodified model's. `measured(head, cost)`
-    is called as each is known (to record it at once)."""
-    padded_batches = batches(passages, batch_size)
-    if not padded_batches or not kernels:
-        return {}
-    everything = kernel_patterns(kernels, vocab)
-    built = [everything(ids, mask.sum(1)) for ids, mask in padded_batches]
-
-    def loss(head: Head | None) -> float:
-        total, count = 0.0, 0
-        for (ids, mask), patterns in zip(padded_batches, built):
-            chosen = {} if head is None else {head[0]: {head[1]: patterns[head[0]][head[1]]}}
-            part, tokens = batch_loss(model, ids, mask, chosen)
-            total, count = total + part, count + tokens
-        return loss_record(total, count)["cross_entropy"]
-
-    base = loss(None)
-    costs: dict[Head, float] = {}
-    for done, head in enumerate(sorted(kernels), start=1):
-        costs[head] = loss(head) - base
-        if measured:
-            measured(head, costs[head])
-        if progress:
-            progress(done, len(kernels))
-    return costs
-
-
 def perplexity_table(
     model: Any,
     passages: Sequence[Ids],
@@ -182,34 +165,58 @@ def perplexity_table(
     total: int,
     fractions: Sequence[float] = (0.0, 0.1, 0.25, 0.5),
     means: Mapping[Head, torch.Tensor] | None = None,
-    batch_size: int = 8,
+    batch_tokens: int = BATCH_TOKENS,
 ) -> list[dict[str, Any]]:
     """Perplexity on `passages` at each fraction of heads replaced (the first of `order`) by
     their programs, beside the baselines on the same heads: mean ablation (when `means`, the
     heads' mean outputs over the fit split, are given), uniform causal and first-token
     attention. One row per fraction: {"fraction", "heads", "of", "programs", "mean", ...}
     ("heads" replaced out of "of"); a fraction that replaces no more heads than the row
-    before it (only `len(order)` heads can be replaced) gets no row."""
+    before it (only `len(order)` heads can be replaced) gets no row.
 
-    def measure(patterns: PatternFn | None) -> float:
-        return perplexity(model, passages, batch_size, patterns)["perplexity"]
-
-    rows = []
+    Each batch's program patterns are computed once (for the widest fraction's heads) and
+    shared by every row."""
+    rows: list[dict[str, Any]] = []
+    chosen: list[list[Head]] = []
     for fraction in fractions:
         heads = heads_at(order, fraction, total)
         if rows and len(heads) <= rows[-1]["heads"]:
             continue
-        row: dict[str, Any] = {"fraction": fraction, "heads": len(heads), "of": total}
+        rows.append({"fraction": fraction, "heads": len(heads), "of": total})
+        chosen.append(heads)
+    # (row, column, the column's patterns from the batch's ids, lengths and program patterns)
+    columns: list[tuple[int, str, Callable[[torch.Tensor, torch.Tensor, Patterns], Any]]] = []
+    for index, heads in enumerate(chosen):
         if not heads:
-            plain = measure(None)
-            row.update({"programs": plain, **{name: plain for name in BASELINES}})
-            rows.append(row)
+            columns.append((index, "programs", lambda ids, lengths, computed: None))
             continue
         layers = as_layers(heads)
-        row["programs"] = measure(kernel_patterns({h: kernels[h] for h in heads}, vocab))
+        columns.append((index, "programs", lambda ids, lengths, found, h=heads: pick(found, h)))
+        baselines = {"uniform": fixed_patterns("uniform", layers)}
+        baselines["first"] = fixed_patterns("first", layers)
         if means is not None:
-            row["mean"] = measure(mean_patterns(means, layers))
-        row["uniform"] = measure(fixed_patterns("uniform", layers))
-        row["first"] = measure(fixed_patterns("first", layers))
-        rows.append(row)
+            baselines = {"mean": mean_patterns(means, layers), **baselines}
+        for name, build in baselines.items():
+            columns.append((index, name, lambda ids, lengths, computed, b=build: b(ids, lengths)))
+    widest = max(chosen, key=len, default=[])
+    programs = kernel_patterns({head: kernels[head] for head in widest}, vocab)
+    sums = [[0.0, 0] for _ in columns]
+    for ids, mask in batches(passages, batch_tokens):
+        lengths = mask.sum(1)
+        computed = programs(ids, lengths) if widest else {}
+        for (_, _, build), total_count in zip(columns, sums):
+            loss, count = batch_loss(model, ids, mask, build(ids, lengths, computed))
+            total_count[0] += loss
+            total_count[1] += count
+    for (index, name, _), (loss, count) in zip(columns, sums):
+        value = loss_record(loss, int(count))["perplexity"]
+        if chosen[index]:
+            rows[index][name] = value
+        else:
+            rows[index].update({"programs": value, **{b: value for b in BASELINES}})
     return rows
+
+
+def pick(patterns: Patterns, heads: Sequence[Head]) -> dict[int, dict[int, torch.Tensor]]:
+    """The patterns of `heads`, out of `patterns` (layer → head → pattern)."""
+    return {layer: {h: patterns[layer][h] for h in hs} for layer, hs in as_layers(heads).items()}

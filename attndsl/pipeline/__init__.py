@@ -6,9 +6,10 @@ from ._context import Context, LoadedModel, Progress
 from ._driver import run_pipeline
 from ._evaluate import evaluate
 from ._options import SYNTHESISERS, RunOptions
-from ._stages import STAGES, Stage
+from ._stages import SCREEN_MARGIN, STAGES, Stage
 
 __all__ = [
+    "SCREEN_MARGIN",
     "STAGES",
     "SYNTHESISERS",
     "Context",

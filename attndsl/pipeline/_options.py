@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
 
+from ..models import COST_METHODS
+
 SYNTHESISERS = ("enum", "llm", "both", "none")
 
 
@@ -26,8 +28,12 @@ class RunOptions:
         starter library alone, which every run also offers each head).
     fit_passages: most passages of the fit split used (summaries, starter scores, head
         means; the enumerator fits its constants on about 3,000 tokens of them).
-    cost_passages: select passages on which each head's replacement cost is measured (one
-        forward pass per head: the stage's main cost; 0: all of them).
+    cost_passages: select passages on which each head's replacement cost is measured (0:
+        all of them).
+    costs: how replacement costs are measured: `screened` (every head by attribution, then
+        the cheapest exactly, 20% of the heads more than the largest fraction), `attribution`
+        (first order: every head from one forward and one backward pass per batch) or
+        `exact` (one forward pass per head).
     perplexity_passages: test passages perplexity is measured on (0: all of them).
     fractions: fractions of all heads replaced in the perplexity table.
     base_url, llm_model, concurrency, timeout_s, repair_rounds, refine_rounds: the LLM
@@ -45,6 +51,7 @@ class RunOptions:
     synth: str = "enum"
     fit_passages: int = 384
     cost_passages: int = 32
+    costs: str = "screened"
     perplexity_passages: int = 256
     fractions: tuple[float, ...] = (0.1, 0.25, 0.5)
     base_url: str | None = None
@@ -59,6 +66,8 @@ class RunOptions:
     def __post_init__(self) -> None:
         if self.synth not in SYNTHESISERS:
             raise ValueError(f"synth must be one of {SYNTHESISERS}, not {self.synth!r}")
+        if self.costs not in COST_METHODS:
+            raise ValueError(f"costs must be one of {COST_METHODS}, not {self.costs!r}")
         self.fractions = tuple(sorted({float(f) for f in self.fractions}))
 
     def settings(self) -> dict:
