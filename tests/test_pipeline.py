@@ -12,7 +12,7 @@ from tiny_model import CORPUS
 
 from attndsl.cli import main
 from attndsl.pipeline import STAGES, RunOptions, evaluate, run_pipeline
-from attndsl.rundir import RunDir, RunError, read_json, read_jsonl, stored_order
+from attndsl.rundir import RunDir, RunError, read_json, read_jsonl, stored_costs, stored_order
 
 STAGE_NAMES = [stage.name for stage in STAGES]
 
@@ -421,3 +421,23 @@ def test_hostile_llm_answers_are_checked_never_executed(tiny_model_dir, tmp_path
             assert text not in source
     report = (out / "report.html").read_text()
     assert "alert(1)</script>" not in report and report.count("<script") == 2
+
+
+@pytest.mark.parametrize(
+    "line, words",
+    [
+        ('{"layer": 0, "head": 1, "cost": 0.1, "method": "guess"}', ["costs.jsonl:2", "'guess'"]),
+        ('{"layer": 0, "head": 1}', ["costs.jsonl", "lacks 'cost'"]),
+        ('{"layer": "0", "head": 1, "cost": 0.1}', ["costs.jsonl", "should be int"]),
+    ],
+)
+def test_a_tampered_costs_file_is_one_clear_error(finished, tmp_path, line, words):
+    import shutil
+
+    out = tmp_path / "copy"
+    shutil.copytree(finished[0], out)
+    first = (out / "costs.jsonl").read_text().splitlines()[0]
+    (out / "costs.jsonl").write_text(first + "\n" + line + "\n")
+    with pytest.raises(RunError) as error:
+        stored_costs(RunDir(out))
+    assert all(word in str(error.value) for word in words) and "\n" not in str(error.value)

@@ -12,6 +12,7 @@ from ._corpus import SPLITS, CorpusError, read_documents, split_sentences, split
 from ._extract import AttentionCache, CacheError, extract, fingerprint
 from ._heads import (
     BASELINES,
+    COST_MEASURES,
     COST_METHODS,
     Head,
     HeadSpecError,
@@ -67,6 +68,7 @@ __getattr__ = lazy_exports(__name__, _TORCH)
 __all__ = [
     "BASELINES",
     "CORPUS_FILE",
+    "COST_MEASURES",
     "COST_METHODS",
     "DEFAULT_MODEL",
     "REGISTRY",

@@ -24,7 +24,7 @@ from typing import Any
 
 import torch
 
-from ._heads import Head
+from ._heads import COST_MEASURES, Head
 from ._perplexity import (
     BATCH_TOKENS,
     batch_loss,
@@ -38,8 +38,6 @@ from ._prefix import decoder_layers, record_layers, replaying
 from ._replace import attributing
 from ._tokens import Ids
 
-#: how `head_costs` measures (the run's "screened" uses both)
-MEASURES = ("attribution", "exact")
 #: progress(done, total): batches (attribution) or heads (exact) measured
 Progress = Callable[[int, int], None]
 
@@ -56,8 +54,8 @@ def head_costs(
 ) -> dict[Head, float]:
     """Each head's cost on `passages` by `method` (see the module). `measured(head, cost)` is
     called as each is known, to record it at once."""
-    if method not in MEASURES:
-        raise ValueError(f"cost method must be one of {MEASURES}, not {method!r}")
+    if method not in COST_MEASURES:
+        raise ValueError(f"cost method must be one of {COST_MEASURES}, not {method!r}")
     if not kernels or not any(len(ids) >= 2 for ids in passages):
         return {}
     measure = _Measured(model, passages, kernels, vocab, batch_tokens)

@@ -14,6 +14,8 @@ BASELINES = ("mean", "uniform", "first")
 #: the cheapest exactly (the default); every head by attribution (first order, one backward
 #: pass); every head exactly (one forward pass per head)
 COST_METHODS = ("screened", "attribution", "exact")
+#: how one head's cost is measured (`head_costs`; "screened" uses both)
+COST_MEASURES = ("attribution", "exact")
 #: a head of the model: (layer, head)
 Head = tuple[int, int]
 

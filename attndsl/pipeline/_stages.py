@@ -28,8 +28,8 @@ from ..rundir import (
     chosen_kernels,
     heads_done,
     read_candidates,
-    read_jsonl,
     run_summary,
+    stored_costs,
     write_json,
     write_jsonl,
     write_text,
@@ -205,10 +205,7 @@ def replace_heads(context: Context) -> dict:
     model, vocab, options = context.model("sdpa"), context.vocab, context.options
     kernels = chosen_kernels(context.run)
     path = context.run.path("costs.jsonl")
-    measured: dict[str, dict[Head, float]] = {"attribution": {}, "exact": {}}
-    for entry in read_jsonl(path):
-        found = measured[entry.get("method", "exact")]
-        found[(entry["layer"], entry["head"])] = entry["cost"]
+    measured = stored_costs(context.run)
     # token ids as extracted (the attention caches hold them): nothing is tokenised again
     passages = {split: context.cache(split).passage_ids() for split in SPLITS}
     select = spread(passages["select"], options.cost_passages)

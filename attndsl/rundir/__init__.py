@@ -20,7 +20,7 @@ from ._files import (
     write_text,
 )
 from ._results import WINDOW, ReviewError, RunResults, Window
-from ._selection import chosen_kernels, run_summary, stored_order
+from ._selection import chosen_kernels, run_summary, stored_costs, stored_order
 
 __all__ = [
     "MANIFEST",
@@ -43,6 +43,7 @@ __all__ = [
     "read_jsonl",
     "run_summary",
     "shaped",
+    "stored_costs",
     "stored_order",
     "write_json",
     "write_jsonl",

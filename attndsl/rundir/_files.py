@@ -66,6 +66,7 @@ SELECTION = {
     ],
     "programs": Each({"source": str, "heads": [str], "name": str}),
 }
+COSTS = [{"layer": int, "head": int, "cost": Number}]
 PERPLEXITY = {"order": [[int]], "rows": [{"fraction": Number, "heads": int, "programs": Number}]}
 SUMMARY = {
     "heads": int,

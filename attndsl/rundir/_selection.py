@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from ..models import Head, fraction_key
-from ._files import PERPLEXITY, SELECTION, RunDir, read_json
+from ..models import COST_MEASURES, Head, fraction_key
+from ._files import COSTS, PERPLEXITY, SELECTION, RunDir, RunError, read_json, read_jsonl, shaped
 
 
 def chosen_kernels(run: RunDir) -> dict[Head, Any]:
@@ -22,6 +22,23 @@ def chosen_kernels(run: RunDir) -> dict[Head, Any]:
     programs = [Program.trusted(selection["programs"][pid]["source"], f"{pid}.py") for pid in ids]
     kernels = dict(zip(ids, compile_many(programs)))
     return {(e["layer"], e["head"]): kernels[e["program_id"]] for e in selection["heads"]}
+
+
+def stored_costs(run: RunDir) -> dict[str, dict[Head, float]]:
+    """The replacement costs `costs.jsonl` holds, by how each was measured (its `"method"`,
+    one of `COST_MEASURES`; an entry without one is exact)."""
+    path = run.path("costs.jsonl")
+    entries = shaped(path, read_jsonl(path), COSTS, "remove it to measure the costs again")
+    found: dict[str, dict[Head, float]] = {measure: {} for measure in COST_MEASURES}
+    for number, entry in enumerate(entries, start=1):
+        method = entry.get("method", "exact")
+        if method not in found:
+            raise RunError(
+                f"{path}:{number}: unknown cost method {str(method)!r:.40}; remove the file "
+                "to measure the costs again"
+            )
+        found[method][(entry["layer"], entry["head"])] = float(entry["cost"])
+    return found
 
 
 def stored_order(run: RunDir) -> list[Head]:
