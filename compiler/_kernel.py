@@ -247,11 +247,13 @@ def build(
         reason = "no GPU: Numba is faster than torch on the CPU"
     elif backend in ("torch", "auto"):
         from ._torch import TorchImpl
-        from ._torch_plan import reason as vectorise_reason
+        from ._torch_plan import Refused, plan
 
-        reason = vectorise_reason(lowered)
-        if reason is None:
-            impl = TorchImpl(lowered)
+        try:
+            impl = TorchImpl(lowered, plan(lowered))
+        except Refused as refused:
+            reason = str(refused)
+        else:
             return Kernel(
                 canonical,
                 "torch",

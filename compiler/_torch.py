@@ -21,7 +21,7 @@ import torch
 from . import _ir as I
 from ._batch import Batch
 from ._runtime import batch_structure
-from ._torch_plan import Plan, plan
+from ._torch_plan import Plan
 from ._vocab import TEST_NAMES, Vocab
 
 _DTYPE = {"int": torch.int64, "float": torch.float64, "bool": torch.bool, "tok": torch.int64}
@@ -450,9 +450,9 @@ def normalise(raw: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
 class TorchImpl:
     """Runs a vectorisable program with torch on any device."""
 
-    def __init__(self, lowered: I.Lowered) -> None:
+    def __init__(self, lowered: I.Lowered, plans: dict[int, Plan]) -> None:
         self.lowered = lowered
-        self.plans = plan(lowered)  # raises `Refused` for what cannot vectorise
+        self.plans = plans  # each loop's plan: `_torch_plan.plan(lowered)`
         self._tables: dict[tuple[str, str], dict] = {}
 
     def describe(self) -> str:

@@ -79,8 +79,8 @@ def _at(s: I.Stmt) -> str:
     return f"line {s.line}, column {s.column}"
 
 
-def _reads(node: I.Node) -> list[str]:
-    return [n.name for n in I.walk([node]) if isinstance(n, I.Var)]
+def _reads(*nodes: I.Node) -> list[str]:
+    return [n.name for n in I.walk(list(nodes)) if isinstance(n, I.Var)]
 
 
 def _own_level(body: tuple[I.Stmt, ...]) -> list[I.Stmt]:
@@ -140,23 +140,20 @@ def _loop_plan(loop: I.Loop, reads: Counter) -> Plan:
     inside = _assigned(loop.body)
     here = _own_level(loop.body)
     own_lets = [s for s in here if isinstance(s, I.Let)]
-    reads_inside = Counter(_reads_of(loop.body))
+    reads_inside = Counter(_reads(*loop.body))
     carried = _carried(loop.body, {loop.var}, inside)
     carried_names = {name for name, _ in carried}
     live = {name for name in inside if reads[name] > reads_inside[name]}
     reductions = sorted(carried_names | live)
-    nested = {
-        n.name
-        for s in loop.body
-        for n in I.walk([s])
-        if isinstance(n, I.Let) and not any(n is own for own in own_lets)
-    }
+    nested: dict[str, I.Let] = {}  # local → its first `Let` inside a nested loop
+    for inner in (s for s in here if isinstance(s, I.Loop)):
+        for n in I.walk(list(inner.body)):
+            if isinstance(n, I.Let):
+                nested.setdefault(n.name, n)
     updates: dict[int, Update] = {}
     for name in reductions:
         if name in nested:
-            where = next(
-                s for s in I.walk(list(loop.body)) if isinstance(s, I.Let) and s.name == name
-            )
+            where = nested[name]
             raise Refused(
                 f"'{name}' is set inside a nested loop and read after it or in a later "
                 f"iteration ({_at(where)})"
@@ -184,7 +181,3 @@ def _loop_plan(loop: I.Loop, reads: Counter) -> Plan:
             )
     breaks = any(isinstance(s, I.Break) for s in here)
     return Plan(breaks, tuple(reductions), updates)
-
-
-def _reads_of(body: tuple[I.Stmt, ...]) -> list[str]:
-    return [n.name for n in I.walk(list(body)) if isinstance(n, I.Var)]

@@ -424,7 +424,8 @@ class _Bench:
         self, name: str, calls: Sequence[_Call], reference: Sequence[np.ndarray]
     ) -> list[dict]:
         """Rates of whole-batch kernel calls, timed in turn after a warm-up call each (which
-        is also checked against the interpreter's patterns)."""
+        is also checked against the interpreter's patterns, or beyond REFERENCE_TOKENS
+        against Numba's)."""
         ready: list[_Call] = []
         matches: list[dict] = []
         for call in calls:
@@ -434,16 +435,12 @@ class _Bench:
                 self.skip(name, call.backend, f"{type(exc).__name__}: {exc}", call.device)
                 continue
             ready.append(call)
-            if self.with_reference:
-                checked = call.check and reference
-                found = _matches(first, reference) if checked else None
-                matches.append({"matches_interpreter": found})
-            elif call.backend == "numba":  # long batches: the others are checked against it
+            if not self.with_reference and call.backend == "numba":  # the others' reference
                 reference = list(_unpadded(first, self.batch))
                 matches.append({})
-            else:
-                checked = call.check and reference
-                matches.append({"matches_numba": _matches(first, reference) if checked else None})
+                continue
+            key = "matches_interpreter" if self.with_reference else "matches_numba"
+            matches.append({key: _matches(first, reference) if call.check and reference else None})
         seconds = best_seconds([call.fn for call in ready], self.repeat)
         return [
             self.row(name, call.backend, len(self.batch), s, device=call.device, **call.extra, **m)
@@ -559,7 +556,8 @@ def run_kernel_benchmark(
     programs: library program names, or {name: Program} (checked, trusted programs only:
     the cpython baseline exec's their text), or None for the whole library.
     sentences: sentences (or windows of 128 tokens) per batch. lengths: `"sentences"` and
-    window lengths; the targets are judged on the first of them with a reference.
+    window lengths; the targets are judged on windows of 128 tokens, else on the first batch
+    timed against the interpreter.
     """
     chosen = _resolve(programs)
     load_before = load_average()
