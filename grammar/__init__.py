@@ -1,4 +1,5 @@
-"""The grammar of the attndsl language and its loader.
+"""The grammar of the attndsl language, its parser, and the grammars derived from it that
+hold an LLM's decoding to the language (`gbnf`, `lark`).
 
 `attndsl.lark` beside this file is the single source of the surface syntax.
 """
@@ -6,12 +7,12 @@
 from __future__ import annotations
 
 import threading
-from importlib import resources
 
 from lark import Lark
 from lark.indenter import Indenter
 
-GRAMMAR_FILE = "attndsl.lark"
+from ._decoding import DecodingGrammarError, gbnf, lark, reply_rules
+from ._source import GRAMMAR_FILE, grammar_text
 
 
 class ProgramIndenter(Indenter):
@@ -24,11 +25,6 @@ class ProgramIndenter(Indenter):
     INDENT_type = "_INDENT"  # pyright: ignore[reportAssignmentType]
     DEDENT_type = "_DEDENT"  # pyright: ignore[reportAssignmentType]
     tab_len = 8  # pyright: ignore[reportAssignmentType]
-
-
-def grammar_text() -> str:
-    """The grammar source, as shipped with the package."""
-    return resources.files(__name__).joinpath(GRAMMAR_FILE).read_text(encoding="utf-8")
 
 
 _local = threading.local()
@@ -52,3 +48,15 @@ def _build() -> Lark:
         maybe_placeholders=True,
         cache=True,
     )
+
+
+__all__ = [
+    "GRAMMAR_FILE",
+    "DecodingGrammarError",
+    "ProgramIndenter",
+    "gbnf",
+    "grammar_text",
+    "lark",
+    "load_parser",
+    "reply_rules",
+]

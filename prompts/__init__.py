@@ -3,10 +3,11 @@
 The templates are the markdown files beside this module, with `${name}` placeholders
 (`string.Template`): `system.md` holds the language reference (`language.md`, also the reference
 people read) and the worked examples (`examples.md`); `user.md` asks for programs for one head's
-summary; `repair.md` sends back the checker's errors; `refine.md` shows the best program's
-held-out results. A worked example names a starter-library program as `${answer_<stem>}` and is
-rendered from that program's file, so no program text is copied by hand. Program text sent
-back to the LLM sits in a fence it cannot close (`fenced`), its hypothesis on one line.
+summary, with `known.md` showing the best program known before the first request; `repair.md`
+sends back the checker's errors; `refine.md` shows the best program's results on fit text. A
+worked example names a starter-library program as `${answer_<stem>}` and is rendered from that
+program's file, so no program text is copied by hand. Program text sent back to the LLM sits
+in a fence it cannot close (`fenced`), its hypothesis on one line.
 """
 
 from __future__ import annotations
@@ -16,6 +17,10 @@ import re
 from collections.abc import Sequence
 from importlib import resources
 from string import Template
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..synth import Candidate
 
 _LIBRARY_ANSWER = re.compile(r"\$\{answer_(\w+)\}")
 
@@ -66,9 +71,22 @@ def system_prompt() -> str:
     )
 
 
-def user_prompt(layer: int, head: int, summary: str, count: int) -> str:
-    """The first request for a head: its summary, and how many programs to write."""
-    return render("user", layer=layer, head=head, summary=summary.strip(), count=count)
+def user_prompt(
+    layer: int,
+    head: int,
+    summary: str,
+    count: int,
+    start: tuple[Candidate, str] | None = None,
+) -> str:
+    """The first request for a head: its summary, how many programs to write, and the best
+    program known so far with how it does (`start`), for the model to improve on."""
+    known = ""
+    if start is not None:
+        candidate, report = start
+        known = render(
+            "known", program=answer(candidate.hypothesis, candidate.program.text), report=report
+        )
+    return render("user", layer=layer, head=head, summary=summary.strip(), count=count, known=known)
 
 
 def repair_prompt(rejected: Sequence[tuple[str, str]]) -> str:
@@ -80,15 +98,15 @@ def repair_prompt(rejected: Sequence[tuple[str, str]]) -> str:
 
 
 def refine_prompt(
-    layer: int, head: int, summary: str, hypothesis: str, source: str, report: str, count: int
+    layer: int, head: int, summary: str, candidate: Candidate, report: str, count: int
 ) -> str:
-    """Ask for fixes to the best program so far, given how it does on held-out text."""
+    """Ask for fixes to the best program so far, given how it does on fit text."""
     return render(
         "refine",
         layer=layer,
         head=head,
         summary=summary.strip(),
-        program=answer(hypothesis, source),
+        program=answer(candidate.hypothesis, candidate.program.text),
         report=report.strip(),
         count=count,
     )

@@ -3,8 +3,10 @@ thread) answering `POST /v1/chat/completions` with whatever a test's script says
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -23,9 +25,17 @@ class Hang:
     """No answer at all: the handler waits until the server stops."""
 
 
+@dataclass
+class Slow:
+    """`reply` after `seconds` of computing."""
+
+    seconds: float
+    reply: Reply
+
+
 def completion(
     content: str | None,
-    prompt_tokens: int | None = 100,
+    prompt_tokens: int | None = 4000,
     completion_tokens: int | None = 50,
     finish_reason: str = "stop",
 ) -> Reply:
@@ -52,17 +62,19 @@ def completion(
     return Reply(json.dumps(body))
 
 
-Script = Callable[[dict], "Reply | Hang"]
+Script = Callable[[dict], "Reply | Hang | Slow"]
 
 
 class StubServer:
     """`with StubServer(script) as server:` — `server.url` is the base URL (…/v1) and
-    `server.requests` every request body received, in order."""
+    `server.requests` every request body received, in order. `single_slot`: one answer is
+    computed at a time and the others queue, as on a llama.cpp server with one slot."""
 
-    def __init__(self, script: Script) -> None:
+    def __init__(self, script: Script, single_slot: bool = False) -> None:
         self.script = script
         self.requests: list[dict] = []
         self._lock = threading.Lock()
+        self._slot = threading.Lock() if single_slot else contextlib.nullcontext()
         self._stop = threading.Event()
         stub = self
 
@@ -72,9 +84,13 @@ class StubServer:
                 if self.path != "/v1/chat/completions":
                     reply = Reply('{"error": {"message": "not found"}}', 404)
                 else:
-                    with stub._lock:
-                        stub.requests.append(body)
-                    reply = stub.script(body)
+                    with stub._slot:
+                        with stub._lock:
+                            stub.requests.append(body)
+                        reply = stub.script(body)
+                        if isinstance(reply, Slow):
+                            time.sleep(reply.seconds)
+                            reply = reply.reply
                 if isinstance(reply, Hang):
                     stub._stop.wait(10)
                     return
@@ -90,7 +106,11 @@ class StubServer:
             def log_message(self, *args) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(ThreadingHTTPServer):
+            def handle_error(self, request, client_address) -> None:
+                pass  # a client that hung up (a cancelled or timed-out request)
+
+        self._server = Server(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}/v1"
 

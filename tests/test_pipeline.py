@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 
 import pytest
 from rich.console import Console
@@ -34,7 +35,7 @@ def finished(tiny_model_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("run") / "run"
     seen: list[str] = []
     summary = run_pipeline(
-        options(tiny_model_dir), str(out), progress=lambda s, d, t: seen.append(s)
+        options(tiny_model_dir), str(out), progress=lambda s, d, t, n: seen.append(s)
     )
     return out, summary, seen
 
@@ -65,7 +66,7 @@ def test_a_finished_run_resumes_without_work_and_refuses_other_settings(finished
     out, summary, _ = finished
     seen: list[str] = []
     again = run_pipeline(
-        options(tiny_model_dir), str(out), resume=True, progress=lambda s, d, t: seen.append(s)
+        options(tiny_model_dir), str(out), resume=True, progress=lambda s, d, t, n: seen.append(s)
     )
     assert again == summary and set(seen) == set(STAGE_NAMES)
     with pytest.raises(RunError, match="--resume"):
@@ -96,7 +97,7 @@ def test_an_interrupted_stage_resumes_after_its_last_head(finished, tiny_model_d
         options(tiny_model_dir),
         str(out),
         resume=True,
-        progress=lambda s, d, t: measured.append(s) if s.startswith("replace:") else 0,
+        progress=lambda s, d, t, n: measured.append(s) if s.startswith("replace:") else 0,
     )
     again = (out / "costs.jsonl").read_text().splitlines()
     assert again[:9] == costs[:9] and sorted(again) == sorted(costs)
@@ -116,7 +117,7 @@ def test_an_interrupted_run_with_exact_costs_resumes_after_its_last_head(tiny_mo
         chosen,
         str(out),
         resume=True,
-        progress=lambda s, d, t: measured.append(d) if s == "replace: exact" else 0,
+        progress=lambda s, d, t, n: measured.append(d) if s == "replace: exact" else 0,
     )
     assert measured == [1, 2, 3]  # only the three heads not yet recorded
     assert summary["perplexity"] == first["perplexity"]
@@ -288,7 +289,7 @@ def test_llm_synthesis_through_the_pipeline(tiny_model_dir, tmp_path):
 
     def script(body):
         text = body["messages"][-1]["content"]
-        return completion(refined if "worst passages" in text else first)
+        return completion(refined if "improved programs" in text else first)
 
     out = tmp_path / "llm-run"
     with StubServer(script) as server:
@@ -296,7 +297,7 @@ def test_llm_synthesis_through_the_pipeline(tiny_model_dir, tmp_path):
         summary = run_pipeline(options(tiny_model_dir, **settings), str(out))
         sent = len(server.requests)
         assert sent == 4  # two heads: a first request and one refinement each
-        assert any("worst passages" in r["messages"][-1]["content"] for r in server.requests)
+        assert any("improved programs" in r["messages"][-1]["content"] for r in server.requests)
         candidates = read_jsonl(out / "candidates.jsonl")
         assert {e["origin"] for e in candidates} == {"llm"}
         assert all(len(e["candidates"]) == 3 for e in candidates)
@@ -441,3 +442,48 @@ def test_a_tampered_costs_file_is_one_clear_error(finished, tmp_path, line, word
     with pytest.raises(RunError) as error:
         stored_costs(RunDir(out))
     assert all(word in str(error.value) for word in words) and "\n" not in str(error.value)
+
+
+def test_llm_heads_are_recorded_as_they_finish_and_a_resume_repeats_no_request(
+    tiny_model_dir, tmp_path, capsys
+):
+    """`--synth both --llm-heads worst:2` against a server whose context is too small for
+    the second head's prompt: the run stops with one line, the first head's candidates are
+    kept, and the resumed run asks only the second head. The summary shows the LLM's share."""
+    from openai_stub import Reply, StubServer, completion
+
+    from attndsl import library
+    from attndsl.prompts import answer
+
+    reply = answer("previous", library()["previous_token"].source)
+    asked: list[str] = []
+    small_context = [True]
+
+    def script(body):
+        head = re.search(r"layer (\d+), head (\d+)", body["messages"][1]["content"]).group(0)
+        if head not in asked:
+            asked.append(head)
+        if small_context[0] and head == asked[-1] and len(asked) == 2:
+            return Reply('{"error": {"message": "exceeds the available context size"}}', 400)
+        return completion(reply)
+
+    out = tmp_path / "llm"
+    with StubServer(script) as server:
+        command = ["run", "--model", tiny_model_dir, "--corpus", str(CORPUS), "--heads", "1.*"]
+        command += ["--max-passages", "6", "--fit-passages", "6", "--cost-passages", "2"]
+        command += ["--max-tokens", "48", "--synth", "both", "--llm-heads", "worst:2"]
+        command += ["--refine-rounds", "0", "--base-url", server.url, "--out", str(out)]
+        assert main(command) == 2
+        err = capsys.readouterr().err
+        assert "larger context" in err and "Traceback" not in err and len(asked) == 2
+        llm_entries = [e for e in read_jsonl(out / "candidates.jsonl") if e["origin"] == "llm"]
+        assert [f"layer {e['layer']}, head {e['head']}" for e in llm_entries] == asked[:1]
+        sent = len(server.requests)
+        small_context[0] = False
+        assert main([*command, "--resume"]) == 0
+        assert len(server.requests) == sent + 1  # the second head's request, once
+        assert len(asked) == 2
+    share = read_json(out / "summary.json")["llm"]
+    assert share["heads"] == 2 and share["answers"] == 2 and share["checked"] == 2
+    assert 0 <= share["won"] <= 2
+    assert "2 heads asked · 2 answers" in capsys.readouterr().out

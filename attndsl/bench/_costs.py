@@ -65,7 +65,7 @@ def run_cost_benchmark(
 
     run = RunDir(folder)
     options = RunOptions(**run.read_manifest()["settings"])
-    context = Context(options, run, lambda stage, done, total: None)
+    context = Context(options, run, lambda stage, done, total, note: None)
     model, vocab = context.model("sdpa"), context.vocab
     kernels = chosen_kernels(run)
     passages = options.cost_passages if cost_passages is None else cost_passages

@@ -38,6 +38,17 @@ def positive(text: str) -> int:
     return value
 
 
+def llm_heads(text: str) -> str:
+    """`all`, or `worst:N` with N at least 1."""
+    from ..pipeline import worst_count
+
+    try:
+        worst_count(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
 def positive_float(text: str) -> float:
     """A number above 0 (seconds, say)."""
     try:

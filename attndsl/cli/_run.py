@@ -8,7 +8,7 @@ import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from ._common import count, folder, heads, positive, positive_float
+from ._common import count, folder, heads, llm_heads, positive, positive_float
 
 EXAMPLES = {
     "run": "attndsl run                                  # smollm2, shipped stories, enum\n"
@@ -27,6 +27,7 @@ def add_commands(add: Callable[[str, str], argparse.ArgumentParser]) -> None:
     """Register run, evaluate, review and report with the CLI's `add(name, help)`."""
     from ..models import COST_METHODS
     from ..pipeline import SYNTHESISERS, RunOptions
+    from ..synth.llm import GRAMMARS
 
     defaults = RunOptions()
     sub = add(
@@ -105,19 +106,56 @@ def add_commands(add: Callable[[str, str], argparse.ArgumentParser]) -> None:
         "--out", type=folder, default="runs/latest", help="run directory (runs/latest)"
     )
     sub.add_argument("--resume", action="store_true", help="continue the run in --out")
-    llm = sub.add_argument_group("LLM synthesiser (--synth llm|both; key from OPENAI_API_KEY)")
-    llm.add_argument("--base-url", help="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1")
+    llm = sub.add_argument_group(
+        "LLM synthesiser (--synth llm|both; key from OPENAI_API_KEY; a local server: "
+        "attndsl llm serve)"
+    )
+    llm.add_argument("--base-url", help="OpenAI-compatible endpoint, e.g. http://localhost:8080/v1")
     llm.add_argument("--llm-model", default=defaults.llm_model, help="model at the endpoint")
-    llm.add_argument("--concurrency", type=positive, default=defaults.concurrency)
+    llm.add_argument(
+        "--llm-heads",
+        type=llm_heads,
+        default=defaults.llm_heads,
+        help="heads to ask about: all (default) or worst:N, the N heads the starters and the "
+        "enumerator explain worst on the select split",
+    )
+    llm.add_argument(
+        "--concurrency",
+        type=positive,
+        default=defaults.concurrency,
+        help="heads asked about at once (default: 1 with --base-url, else 4)",
+    )
     llm.add_argument(
         "--timeout",
         type=positive_float,
         default=defaults.timeout_s,
         dest="timeout_s",
-        help="seconds per request",
+        help="seconds one request may take once sent (%(default)s; not retried)",
     )
+    llm.add_argument("--programs-per-request", type=positive, default=defaults.programs_per_request)
     llm.add_argument("--repair-rounds", type=count, default=defaults.repair_rounds)
     llm.add_argument("--refine-rounds", type=count, default=defaults.refine_rounds)
+    llm.add_argument("--temperature", type=float, default=defaults.temperature)
+    llm.add_argument(
+        "--llm-max-tokens",
+        type=positive,
+        default=defaults.llm_max_tokens,
+        help="most tokens of one answer (%(default)s)",
+    )
+    llm.add_argument("--llm-seed", type=int, default=defaults.llm_seed, help="sampling seed")
+    llm.add_argument(
+        "--grammar",
+        choices=GRAMMARS,
+        default=defaults.grammar,
+        help="auto: hold decoding to the language where the server takes a grammar "
+        "(llama.cpp); off: send none",
+    )
+    llm.add_argument(
+        "--head-tokens", type=positive, help="completion tokens one head may spend (no limit)"
+    )
+    llm.add_argument(
+        "--head-seconds", type=positive_float, help="seconds one head may wait (no limit)"
+    )
     llm.add_argument(
         "--dry-run",
         action="store_true",
@@ -159,8 +197,9 @@ def add_commands(add: Callable[[str, str], argparse.ArgumentParser]) -> None:
 
 
 @contextlib.contextmanager
-def stage_progress() -> Iterator[Callable[[str, int, int], None]]:
-    """One rich progress display for a whole run: a bar per stage, made when it starts."""
+def stage_progress() -> Iterator[Callable[[str, int, int, str], None]]:
+    """One rich progress display for a whole run: a bar per stage, made when it starts, and
+    what the stage is doing now beside it."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TimeElapsedColumn
 
     with Progress(
@@ -168,13 +207,14 @@ def stage_progress() -> Iterator[Callable[[str, int, int], None]]:
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
+        "{task.fields[note]}",
     ) as bar:
         tasks: dict[str, TaskID] = {}
 
-        def report(stage: str, done: int, total: int) -> None:
+        def report(stage: str, done: int, total: int, note: str = "") -> None:
             if stage not in tasks:
-                tasks[stage] = bar.add_task(stage, total=total)
-            bar.update(tasks[stage], completed=done, total=total)
+                tasks[stage] = bar.add_task(stage, total=total, note="")
+            bar.update(tasks[stage], completed=done, total=total, note=note)
 
         yield report
 
@@ -182,6 +222,8 @@ def stage_progress() -> Iterator[Callable[[str, int, int], None]]:
 def headline_table(summary: dict) -> object:
     """The run's headline numbers as a rich table."""
     from rich.table import Table
+
+    from ..rundir import describe_share
 
     table = Table(title="attndsl run", show_header=False)
     table.add_row("heads explained", str(summary["heads"]))
@@ -198,6 +240,8 @@ def headline_table(summary: dict) -> object:
             else f"{heads} of {of} heads replaced"
         )
         table.add_row(f"perplexity, {label}", f"{value:.2f} ({change:+.1%})")
+    if "llm" in summary:
+        table.add_row("LLM", describe_share(summary["llm"]))
     for stage, seconds in summary["stage_seconds"].items():
         table.add_row(f"time: {stage}", f"{seconds:.1f} s")
     return table
@@ -207,6 +251,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from ..pipeline import RunOptions, run_pipeline
+    from ..rundir import nothing_answered
 
     options = RunOptions(
         **{name: getattr(args, name) for name in RunOptions.names() if hasattr(args, name)}
@@ -223,6 +268,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 0
     console.print(headline_table(summary))
     console.print(f"results in {args.out}: attndsl review {args.out}")
+    if nothing_answered(summary.get("llm")):
+        console.print(
+            f"[bold red]the LLM answered none of its requests[/]: see {args.out}/llm.jsonl; "
+            "the results above are the starters' and the enumerator's alone"
+        )
+        return 1
     return 0
 
 

@@ -5,7 +5,7 @@ scores a finished run's programs on another corpus."""
 from ._context import Context, LoadedModel, Progress
 from ._driver import run_pipeline
 from ._evaluate import evaluate
-from ._options import SYNTHESISERS, RunOptions
+from ._options import SYNTHESISERS, RunOptions, worst_count
 from ._stages import SCREEN_MARGIN, STAGES, Stage
 
 __all__ = [
@@ -19,4 +19,5 @@ __all__ = [
     "Stage",
     "evaluate",
     "run_pipeline",
+    "worst_count",
 ]

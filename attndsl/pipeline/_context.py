@@ -12,8 +12,9 @@ from ..models import SPLITS, AttentionCache, Head, ModelFacts, parse_heads
 from ..rundir import RunDir
 from ._options import RunOptions
 
-#: progress(stage, done, total): called as a stage advances
-Progress = Callable[[str, int, int], None]
+#: progress(stage, done, total, note): called as a stage advances; `note` says what is
+#: happening now ("" for most stages; the LLM stage names the head and request)
+Progress = Callable[[str, int, int, str], None]
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,11 @@ class Context:
     """The options, the run directory and progress, and what is loaded on first use."""
 
     def __init__(self, options: RunOptions, run: RunDir, progress: Progress) -> None:
-        self.options, self.run, self.progress = options, run, progress
+        self.options, self.run, self._progress = options, run, progress
+
+    def progress(self, stage: str, done: int, total: int, note: str = "") -> None:
+        """Report that `stage` has done `done` of `total` (and what it is doing now)."""
+        self._progress(stage, done, total, note)
 
     @functools.cached_property
     def loaded(self) -> LoadedModel:

@@ -34,7 +34,7 @@ def run_pipeline(
         ).require_key()
     run = RunDir(out)
     run.start(options.settings(), resume)
-    context = Context(options, run, progress or (lambda stage, done, total: None))
+    context = Context(options, run, progress or (lambda stage, done, total, note: None))
     for stage in STAGES:
         if run.stage_done(stage.name):
             context.progress(stage.name, 1, 1)

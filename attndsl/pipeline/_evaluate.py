@@ -8,13 +8,13 @@ heads replaced in the order the run chose them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from ..models import extract, fingerprint
 from ..rundir import SELECTION, RunDir, read_json
+from ._context import Progress
 
 FRACTIONS = (0.0, 0.1, 0.25, 0.5)
 
@@ -23,7 +23,7 @@ def evaluate(
     run_folder: str | Path,
     corpus: str,
     max_passages: int = 0,
-    progress: Callable[[str, int, int], None] | None = None,
+    progress: Progress | None = None,
 ) -> dict:
     """{"mean_iou", "heads": [{layer, head, iou, program_id}], "library_size",
     "perplexity": {"0": ..., "0.1": ..., "0.25": ..., "0.5": ...}, ...} on `corpus`."""
@@ -32,7 +32,7 @@ def evaluate(
     from ..rundir import chosen_kernels, stored_order
     from ..synth.scores import score_programs
 
-    report = progress or (lambda stage, done, total: None)
+    report = progress or (lambda stage, done, total, note: None)
     run = RunDir(run_folder)
     settings = run.read_manifest()["settings"]
     selection = read_json(run.path("selection.json"), SELECTION)
@@ -54,7 +54,7 @@ def evaluate(
         run.path("evaluate", fingerprint(texts)),
         settings["model"],
         max_tokens=settings["max_tokens"],
-        progress=lambda d, t: report("extract", d, t),
+        progress=lambda d, t: report("extract", d, t, ""),
     )
     vocab = Vocab.from_tokenizer(tokenizer)
     kernels = chosen_kernels(run)
@@ -65,7 +65,7 @@ def evaluate(
         }.items()
     }
     table = score_programs(
-        list(programs.values()), cache, None, vocab, progress=lambda d, t: report("score", d, t)
+        list(programs.values()), cache, None, vocab, progress=lambda d, t: report("score", d, t, "")
     )
     row = {pid: k for k, pid in enumerate(table.ids)}
     heads = [

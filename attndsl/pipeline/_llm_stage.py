@@ -2,23 +2,28 @@
 synthesiser (`attndsl.synth.llm`), whose refinement rounds are fed the best candidate's worst
 fit passages, and the candidates, failures and token usage come back into the run directory.
 
-Answers are cached on disk (`llm/cache/`) by the full request, so a crashed or repeated run
-sends nothing it has sent before; `--dry-run` writes every prompt to `llm/prompts/` instead.
+Each head is recorded as it finishes, and answers are cached on disk (`llm/cache/`) by the
+full request, so a crashed or repeated run sends nothing it has sent before (a head whose
+request failed is asked again on resume, from the cache where it can);
+`--dry-run` writes every prompt to `llm/prompts/` instead.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from ..models import Head
-from ..rundir import append_jsonl, read_jsonl
+from ..models import Head, format_head
+from ..rundir import append_candidates, append_jsonl, heads_done, read_candidates, read_jsonl
 from ..synth import Candidate
 from ._context import Context
+from ._options import worst_count
 
 REFINE_PASSAGES = 32  # fit passages a refinement round is scored on
+FINGERPRINT_PASSAGES = 4  # fit passages that tell two programs' patterns apart
 WORST_PASSAGES, WORST_ROWS, TOP_KEYS = 2, 2, 3
 
 
@@ -41,8 +46,8 @@ def worst_rows_text(real: np.ndarray, predicted: np.ndarray, tokens: list[str]) 
 
 
 def make_refiner(cache: Any, vocab: Any) -> Callable:
-    """refine(head, candidates) for `_llm.synthesise`: scores the candidates on fit passages
-    and describes the best one's worst passages, row by row."""
+    """refine(head, candidates) for `synth.llm`: scores the candidates on fit passages and
+    describes the best one's worst passages, row by row."""
     from ..synth.llm import RefineInfo
     from ..synth.scores import score_programs
 
@@ -59,9 +64,8 @@ def make_refiner(cache: Any, vocab: Any) -> Callable:
         assert table.per_passage is not None  # asked for with per_passage=True
         per_passage = table.per_passage[best, layer, index]
         lines = [
-            f"Your best program so far scores a mean soft IoU of "
-            f"{table.mean[best, layer, index]:.3f} on {len(passages)} passages. "
-            f"Its worst passages:"
+            f"It scores a mean soft IoU of {table.mean[best, layer, index]:.3f} on "
+            f"{len(passages)} passages. Its worst passages:"
         ]
         for passage in np.argsort(per_passage, kind="stable")[:WORST_PASSAGES]:
             tokens = cache.tokens(int(passage))
@@ -74,52 +78,133 @@ def make_refiner(cache: Any, vocab: Any) -> Callable:
     return refine
 
 
-def synthesise_with_llm(
-    context: Context, done: set[Head], record: Callable[[dict[Head, list[Candidate]]], None]
+def make_fingerprint(cache: Any) -> Callable:
+    """A program's pattern on the first FINGERPRINT_PASSAGES fit passages, rounded, as bytes:
+    programs that differ only in constants that do not change the pattern share one."""
+
+    texts = [cache.tokens(p) for p in range(min(len(cache), FINGERPRINT_PASSAGES))]
+
+    def fingerprint(program: Any) -> bytes:
+        digest = hashlib.sha256()
+        for tokens in texts:
+            digest.update(np.round(np.asarray(program(tokens), dtype=np.float64), 4).tobytes())
+        return digest.digest()
+
+    return fingerprint
+
+
+def known_programs(context: Context, heads: list[Head]) -> dict[Head, list[Candidate]]:
+    """Per head, the programs known before the LLM is asked: the starter library and the
+    head's enumerated candidates."""
+    from ..lang import library
+
+    starters = [Candidate(p.canonical, p.name, "library") for p in library().values()]
+    found = read_candidates(context.run)
+    return {
+        head: starters + [c for c in found.get(head, []) if c.origin != "llm"] for head in heads
+    }
+
+
+def starting_points(
+    context: Context, known: dict[Head, list[Candidate]], heads: list[Head], refine: Callable
 ) -> dict:
-    """Run the LLM synthesiser on the heads not in `done`; record candidates (via `record`)
-    and failures and usage (in `llm.jsonl`); return totals for run.json."""
+    """Per head, its best known program on the fit passages refinement uses, with the report
+    the first prompt shows (`RefineInfo`)."""
+    from ..synth.scores import score_programs
+
+    if not heads:
+        return {}
+    cache = context.cache("fit")
+    pool = {c.id: c for head in heads for c in known[head]}
+    passages = list(range(min(len(cache), REFINE_PASSAGES)))
+    table = score_programs([c.program for c in pool.values()], cache, passages, context.vocab)
+    row = {pid: k for k, pid in enumerate(table.ids)}
+    start = {}
+    for head in heads:
+        best = max(known[head], key=lambda c: table.mean[row[c.id], head[0], head[1]])
+        start[head] = refine(head, [best])
+    return start
+
+
+def worst_heads(context: Context, known: dict[Head, list[Candidate]], count: int) -> list[Head]:
+    """The `count` heads whose best known program fits worst on the select split."""
+    from ..synth.scores import score_programs
+
+    pool = {c.id: c for found in known.values() for c in found}
+    programs = [c.program for c in pool.values()]
+    table = score_programs(programs, context.cache("select"), None, context.vocab)
+    row = {pid: k for k, pid in enumerate(table.ids)}
+
+    def best(head: Head) -> float:
+        return max(float(table.mean[row[c.id], head[0], head[1]]) for c in known[head])
+
+    return sorted(known, key=lambda head: (best(head), head))[:count]
+
+
+def llm_heads(context: Context, known: dict[Head, list[Candidate]]) -> list[Head]:
+    """The heads the LLM is asked about (`--llm-heads`): all, or the worst N."""
+    count = worst_count(context.options.llm_heads)
+    return list(known) if count is None else worst_heads(context, known, count)
+
+
+def synthesise_with_llm(context: Context) -> dict:
+    """Run the LLM synthesiser on the chosen heads not done yet, recording each head's
+    candidates (`candidates.jsonl`) and its failures and usage (`llm.jsonl`) as it finishes;
+    return totals for run.json."""
+    from ..grammar import gbnf
     from ..synth import HeadSummary
-    from ..synth.llm import LLMConfig, print_token_table, synthesise
+    from ..synth.llm import HeadResult, Hooks, LLMConfig, print_token_table, synthesise
 
     options, run = context.options, context.run
-    wanted = set(context.heads) - done
+    known = known_programs(context, list(context.heads))
+    chosen = llm_heads(context, known)
+    done = heads_done(run, "llm")
+    wanted = [head for head in chosen if head not in done]
     summaries = {}
     for entry in read_jsonl(run.path("summaries.jsonl")):
         summary = HeadSummary.from_json(entry)
         if (summary.layer, summary.head) in wanted:
             summaries[(summary.layer, summary.head)] = summary.text()
+    summaries = {head: summaries[head] for head in wanted if head in summaries}
     config = LLMConfig(
         model=options.llm_model,
         base_url=options.base_url,
         concurrency=options.concurrency,
         timeout_s=options.timeout_s,
+        programs_per_request=options.programs_per_request,
         repair_rounds=options.repair_rounds,
         refine_rounds=options.refine_rounds,
+        temperature=options.temperature,
+        max_tokens=options.llm_max_tokens,
+        seed=options.llm_seed,
+        grammar=options.grammar,
+        head_tokens=options.head_tokens,
+        head_seconds=options.head_seconds,
         cache_dir=run.path("llm", "cache"),
     )
     refine = make_refiner(context.cache("fit"), context.vocab)
+
+    def on_head(result: HeadResult) -> None:
+        append_jsonl(run.path("llm.jsonl"), [result.to_json()])
+        if not any(f["stage"] == "request" for f in result.failures):
+            append_candidates(run, "llm", {result.head: result.candidates})
+
+    total, finished = len(chosen), len(chosen) - len(summaries)
+    hooks = Hooks(
+        refine=refine,
+        start=starting_points(context, known, list(summaries), refine),
+        fingerprint=make_fingerprint(context.cache("fit")),
+        on_head=None if options.dry_run else on_head,
+        progress=lambda d, t, note: context.progress("synthesise llm", finished + d, total, note),
+        grammar=gbnf(options.programs_per_request),
+    )
     results = synthesise(
         summaries,
         config,
-        refine=refine,
+        hooks,
         dry_run_dir=run.path("llm", "prompts") if options.dry_run else None,
-        progress=lambda d, t: context.progress("synthesise llm", d, t),
     )
     if options.dry_run:
         with open(run.path("llm", "tokens.txt"), "w", encoding="utf-8") as out:
             print_token_table(results, file=out)
-    else:
-        record({head: result.candidates for head, result in results.items()})
-    append_jsonl(
-        run.path("llm.jsonl"),
-        [r.to_json() | {"candidates": len(r.candidates)} for r in results.values()],
-    )
-    usage = [r.usage for r in results.values()]
-    return {
-        "heads": len(results),
-        "failures": sum(len(r.failures) for r in results.values()),
-        "prompt_tokens": sum(u.get("prompt_tokens", 0) for u in usage),
-        "completion_tokens": sum(u.get("completion_tokens", 0) for u in usage),
-        "dry_run": options.dry_run,
-    }
+    return {"heads": [format_head(h) for h in chosen], "dry_run": options.dry_run}

@@ -5,10 +5,24 @@ settings is refused."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
+from typing import Any
 
 from ..models import COST_METHODS
+from ..synth.llm import GRAMMARS, LLMConfig
 
 SYNTHESISERS = ("enum", "llm", "both", "none")
+#: the LLM options' defaults, read once from where they are documented
+_LLM: dict[str, Any] = {f.name: f.default for f in fields(LLMConfig)}
+
+
+def worst_count(llm_heads: str) -> int | None:
+    """N of `worst:N`, None for `all`; anything else raises ValueError."""
+    kind, _, number = llm_heads.partition(":")
+    if llm_heads == "all":
+        return None
+    if kind == "worst" and number.isdigit() and int(number) > 0:
+        return int(number)
+    raise ValueError(f"{llm_heads!r} is neither 'all' nor 'worst:N' (N at least 1)")
 
 
 @dataclass
@@ -36,8 +50,13 @@ class RunOptions:
         `exact` (one forward pass per head).
     perplexity_passages: test passages perplexity is measured on (0: all of them).
     fractions: fractions of all heads replaced in the perplexity table.
-    base_url, llm_model, concurrency, timeout_s, repair_rounds, refine_rounds: the LLM
-        synthesiser's endpoint and limits (`--synth llm|both`; key from OPENAI_API_KEY).
+    base_url, llm_model: the LLM synthesiser's endpoint and model (`--synth llm|both`; key
+        from OPENAI_API_KEY).
+    llm_heads: the heads the LLM is asked about: `all`, or `worst:N`, the N heads whose best
+        starter or enumerated program fits worst on the select split.
+    concurrency, timeout_s, programs_per_request, repair_rounds, refine_rounds, temperature,
+        llm_max_tokens (its `max_tokens`), llm_seed (its `seed`), grammar, head_tokens,
+        head_seconds: as `attndsl.synth.llm.LLMConfig` documents them.
     dry_run: write the LLM prompts into the run directory and send nothing.
     """
 
@@ -55,17 +74,30 @@ class RunOptions:
     perplexity_passages: int = 256
     fractions: tuple[float, ...] = (0.1, 0.25, 0.5)
     base_url: str | None = None
-    llm_model: str = "gpt-4o-mini"
-    concurrency: int = 4
-    timeout_s: float = 60.0
-    repair_rounds: int = 2
-    refine_rounds: int = 1
+    llm_model: str = _LLM["model"]
+    llm_heads: str = "all"
+    concurrency: int | None = _LLM["concurrency"]
+    timeout_s: float = _LLM["timeout_s"]
+    programs_per_request: int = _LLM["programs_per_request"]
+    repair_rounds: int = _LLM["repair_rounds"]
+    refine_rounds: int = _LLM["refine_rounds"]
+    temperature: float = _LLM["temperature"]
+    llm_max_tokens: int = _LLM["max_tokens"]
+    llm_seed: int | None = _LLM["seed"]
+    grammar: str = _LLM["grammar"]
+    head_tokens: int | None = _LLM["head_tokens"]
+    head_seconds: float | None = _LLM["head_seconds"]
     dry_run: bool = False
-    _unsettled: tuple[str, ...] = field(default=("concurrency", "timeout_s", "dry_run"), repr=False)
+    _unsettled: tuple[str, ...] = field(
+        default=("concurrency", "timeout_s", "head_seconds", "dry_run"), repr=False
+    )
 
     def __post_init__(self) -> None:
         if self.synth not in SYNTHESISERS:
             raise ValueError(f"synth must be one of {SYNTHESISERS}, not {self.synth!r}")
+        if self.grammar not in GRAMMARS:
+            raise ValueError(f"grammar must be one of {GRAMMARS}, not {self.grammar!r}")
+        worst_count(self.llm_heads)
         if self.costs not in COST_METHODS:
             raise ValueError(f"costs must be one of {COST_METHODS}, not {self.costs!r}")
         self.fractions = tuple(sorted({float(f) for f in self.fractions}))

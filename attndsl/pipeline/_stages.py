@@ -104,10 +104,7 @@ def synthesise_candidates(context: Context) -> dict:
     if synth in ("llm", "both"):
         from ._llm_stage import synthesise_with_llm
 
-        run = context.run
-        record["llm"] = synthesise_with_llm(
-            context, heads_done(run, "llm"), lambda found: append_candidates(run, "llm", found)
-        )
+        record["llm"] = synthesise_with_llm(context)
     return record
 
 

@@ -1,6 +1,6 @@
 """The run directory: its files' format (written atomically, checked against a schema on
 every read), and what a run stored, read back: candidates, the chosen kernels, the
-replacement order, the summary, and `RunResults` for the review and the report."""
+replacement order, the LLM's share, the summary, and `RunResults` for the review and the report."""
 
 from ._candidates import append_candidates, heads_done, read_candidates
 from ._files import (
@@ -19,6 +19,7 @@ from ._files import (
     write_jsonl,
     write_text,
 )
+from ._llm import describe_share, llm_results, llm_share, nothing_answered
 from ._results import WINDOW, ReviewError, RunResults, Window
 from ._selection import chosen_kernels, run_summary, stored_costs, stored_order
 
@@ -37,7 +38,11 @@ __all__ = [
     "append_candidates",
     "append_jsonl",
     "chosen_kernels",
+    "describe_share",
     "heads_done",
+    "llm_results",
+    "llm_share",
+    "nothing_answered",
     "read_candidates",
     "read_json",
     "read_jsonl",

@@ -9,6 +9,7 @@ import numpy as np
 
 from ..models import COST_MEASURES, Head, fraction_key
 from ._files import COSTS, PERPLEXITY, SELECTION, RunDir, RunError, read_json, read_jsonl, shaped
+from ._llm import llm_share
 
 
 def chosen_kernels(run: RunDir) -> dict[Head, Any]:
@@ -49,11 +50,13 @@ def stored_order(run: RunDir) -> list[Head]:
 
 def run_summary(run: RunDir) -> dict[str, Any]:
     """The run's headline numbers: heads explained, held-out IoU, library size, perplexity at
-    each fraction of heads replaced, and wall time per finished stage."""
+    each fraction of heads replaced, wall time per finished stage, and the LLM's share
+    (`llm`, when it was asked)."""
     selection = read_json(run.path("selection.json"), SELECTION)
     table = read_json(run.path("perplexity.json"), PERPLEXITY)["rows"]
     ious = [e["test_iou"] for e in selection["heads"]]
     base = table[0]["programs"]
+    share = llm_share(run)
     return {
         "heads": len(ious),
         "mean_iou": float(np.mean(ious)) if ious else 0.0,
@@ -69,4 +72,5 @@ def run_summary(run: RunDir) -> dict[str, Any]:
         "stage_seconds": {
             name: stage["seconds"] for name, stage in run.read_manifest()["stages"].items()
         },
+        **({"llm": share} if share is not None else {}),
     }

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..models import format_head
-from ..rundir import WINDOW, RunResults, write_text
+from ..rundir import WINDOW, RunResults, describe_share, write_text
 
 GALLERY_WIDTH = 1100  # px the gallery of all heads should fit in
 SERIES = {"programs": "#2f6fb0", "mean": "#2da44e", "uniform": "#d4822a", "first": "#cf222e"}
@@ -79,6 +79,8 @@ def _headline_table(results: RunResults) -> str:
         ("library (unique programs)", s["library_size"]),
         ("candidates scored", results.selection.get("candidates", "–")),
     ]
+    if "llm" in s:
+        facts.append(("LLM", describe_share(s["llm"])))
     rows = "".join(
         f"<tr><td>{escape(k)}</td><td class=num>{escape(str(v))}</td></tr>" for k, v in facts
     )

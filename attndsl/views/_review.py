@@ -17,7 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..models import BASELINES, format_head
-from ..rundir import WINDOW, RunResults, Window
+from ..rundir import WINDOW, RunResults, Window, describe_share, nothing_answered
 from ._heatmap import render_heatmaps, terminal_width
 
 BAR = 8
@@ -115,7 +115,11 @@ def _headline_view(data: dict[str, Any]) -> RenderableType:
     times = Text(
         "time per stage: " + " · ".join(f"{k} {v:.0f} s" for k, v in seconds.items()), style="dim"
     )
-    return Group(head, times, Text(), title, table)
+    lines: list[RenderableType] = [head, times]
+    if "llm" in summary:
+        style = "bold red" if nothing_answered(summary["llm"]) else ""
+        lines.append(Text("LLM: " + describe_share(summary["llm"]), style=style))
+    return Group(*lines, Text(), title, table)
 
 
 def _heads_view(data: dict[str, Any]) -> RenderableType:
