@@ -328,6 +328,97 @@ def _resolve(node, words):
     return node
 
 
+def _factor(node):
+    """`node` with alternatives that begin alike merged (`a | a b` becomes `a b?`): Lark's
+    `?arith: term | term (add_op term)+` would otherwise let a decoder that follows every
+    alternative at once (llama.cpp) carry two copies of its state per level of expression
+    rules, 2**8 of them at the start of each expression."""
+    if isinstance(node, Seq):
+        return _seq(tuple(_factor(i) for i in node.items))
+    if isinstance(node, Rep):
+        item = _factor(node.item)
+        if (node.low, node.high) == (0, 1) and isinstance(item, Rep) and item.low == 1:
+            return Rep(item.item, 0, item.high)  # (x+)? is x*
+        return Rep(item, node.low, node.high)
+    if not isinstance(node, Alt):
+        return node
+    groups: dict[object, list[tuple]] = {}
+    for option in node.options:
+        items = option.items if isinstance(option, Seq) else (option,)
+        groups.setdefault(items[0], []).append(items[1:])
+    options = []
+    for first, rests in groups.items():
+        if len(rests) == 1:
+            options.append(_factor(_seq((first, *rests[0]))))
+            continue
+        tails = [_seq(rest) for rest in rests if rest]
+        tail = _factor(tails[0] if len(tails) == 1 else Alt(tuple(tails)))
+        if len(tails) < len(rests):
+            tail = _factor(Rep(tail, 0, 1))
+        options.append(_seq((_factor(first), tail)))
+    return options[0] if len(options) == 1 else Alt(tuple(options))
+
+
+def _inline(rules: dict) -> dict:
+    """Rules named once, as an alternative, and not recursive, spliced into that place, so
+    `_factor` can merge what they begin with (`assign | aug_assign | expr_stmt` all begin
+    with an expression)."""
+    uses: dict[str, int] = dict.fromkeys(rules, 0)
+    for node in rules.values():
+        for name in _names(node):
+            uses[name] += 1
+    spliced = {name for name in rules if uses[name] == 1 and name not in _reachable(rules, name)}
+
+    def splice(node):
+        if isinstance(node, Alt):
+            options = []
+            for option in node.options:
+                if isinstance(option, Ref) and option.name in spliced:
+                    body = splice(rules[option.name])
+                    options.extend(body.options if isinstance(body, Alt) else (body,))
+                else:
+                    options.append(splice(option))
+            return Alt(tuple(options))
+        if isinstance(node, Seq):
+            return Seq(tuple(splice(i) for i in node.items))
+        if isinstance(node, Rep):
+            return Rep(splice(node.item), node.low, node.high)
+        return node
+
+    out = {name: splice(node) for name, node in rules.items()}
+    still = {n for node in out.values() for n in _names(node)}
+    return {name: node for name, node in out.items() if name == "reply" or name in still}
+
+
+def _names(node) -> list[str]:
+    if isinstance(node, Ref):
+        return [node.name]
+    if isinstance(node, Rep):
+        return _names(node.item)
+    if isinstance(node, (Seq, Alt)):
+        parts = node.items if isinstance(node, Seq) else node.options
+        return [n for part in parts for n in _names(part)]
+    return []
+
+
+def _reachable(rules: dict, start: str) -> set[str]:
+    seen: set[str] = set()
+    todo = list(_names(rules[start]))
+    while todo:
+        name = todo.pop()
+        if name not in seen:
+            seen.add(name)
+            todo.extend(_names(rules[name]))
+    return seen
+
+
+def _seq(items: tuple):
+    items = tuple(i for i in items if not (isinstance(i, Lit) and not i.text))
+    if len(items) == 1:
+        return items[0]
+    return Seq(items) if items else Lit("")
+
+
 @dataclass(frozen=True)
 class _Edge:
     """Whether a node may start (`first`) or end with a word character, given `table`'s
@@ -391,7 +482,8 @@ def reply_rules(programs: int) -> dict[str, object]:
     rules.update(translator.rules)
     rules.update({name.lower(): node for name, node in TERMINALS.items()})
     words = _words(rules)
-    return {name: _resolve(node, words) for name, node in rules.items()}
+    resolved = _inline({name: _resolve(node, words) for name, node in rules.items()})
+    return {name: _factor(node) for name, node in resolved.items()}
 
 
 def _render(node, name, literal, chars, rep) -> str:

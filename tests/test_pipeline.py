@@ -487,3 +487,28 @@ def test_llm_heads_are_recorded_as_they_finish_and_a_resume_repeats_no_request(
     assert share["heads"] == 2 and share["answers"] == 2 and share["checked"] == 2
     assert 0 <= share["won"] <= 2
     assert "2 heads asked · 2 answers" in capsys.readouterr().out
+
+
+def test_the_llm_benchmark_on_a_finished_run(finished, tmp_path):
+    """`attndsl bench llm` against a loopback endpoint: the worst heads, both grammar modes
+    side by side (the grammar only in `auto`), enum-only and enum+LLM test IoU per head."""
+    from openai_stub import StubServer, completion
+
+    from attndsl import library
+    from attndsl.prompts import answer
+
+    reply = answer("sink", library()["first_token_sink"].source)
+    with StubServer(lambda body: completion(reply)) as server:
+        out = tmp_path / "llm.json"
+        command = ["bench", "llm", "--run", str(finished[0]), "--base-url", server.url]
+        command += ["--llm-heads", "2", "--refine-rounds", "0", "--json", str(out)]
+        assert main(command) == 0
+        grammars = ["grammar" in r for r in server.requests]
+    result = json.loads(out.read_text())
+    assert len(result["heads"]) == 2 and list(result["modes"]) == ["auto", "off"]
+    assert grammars == [True, True, False, False]
+    for mode in result["modes"].values():
+        for row in mode["rows"]:
+            assert row["with_llm_test_iou"] >= 0 and row["answers"] == 1
+            assert row["with_llm_test_iou"] == row["enum_test_iou"] or row["won"]
+        assert mode["summary"]["checked"] == 2

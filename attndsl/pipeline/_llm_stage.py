@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -20,7 +21,7 @@ from ..models import Head, format_head
 from ..rundir import append_candidates, append_jsonl, heads_done, read_candidates, read_jsonl
 from ..synth import Candidate
 from ._context import Context
-from ._options import worst_count
+from ._options import RunOptions, worst_count
 
 REFINE_PASSAGES = 32  # fit passages a refinement round is scored on
 FINGERPRINT_PASSAGES = 4  # fit passages that tell two programs' patterns apart
@@ -147,26 +148,23 @@ def llm_heads(context: Context, known: dict[Head, list[Candidate]]) -> list[Head
     return list(known) if count is None else worst_heads(context, known, count)
 
 
-def synthesise_with_llm(context: Context) -> dict:
-    """Run the LLM synthesiser on the chosen heads not done yet, recording each head's
-    candidates (`candidates.jsonl`) and its failures and usage (`llm.jsonl`) as it finishes;
-    return totals for run.json."""
-    from ..grammar import gbnf
+def head_summaries(context: Context, heads: list[Head]) -> dict[Head, str]:
+    """The summaries of `heads` as the LLM reads them, in the order of `heads`."""
     from ..synth import HeadSummary
-    from ..synth.llm import HeadResult, Hooks, LLMConfig, print_token_table, synthesise
 
-    options, run = context.options, context.run
-    known = known_programs(context, list(context.heads))
-    chosen = llm_heads(context, known)
-    done = heads_done(run, "llm")
-    wanted = [head for head in chosen if head not in done]
-    summaries = {}
-    for entry in read_jsonl(run.path("summaries.jsonl")):
+    wanted, found = set(heads), {}
+    for entry in read_jsonl(context.run.path("summaries.jsonl")):
         summary = HeadSummary.from_json(entry)
         if (summary.layer, summary.head) in wanted:
-            summaries[(summary.layer, summary.head)] = summary.text()
-    summaries = {head: summaries[head] for head in wanted if head in summaries}
-    config = LLMConfig(
+            found[(summary.layer, summary.head)] = summary.text()
+    return {head: found[head] for head in heads if head in found}
+
+
+def llm_config(options: RunOptions, cache_dir: Path) -> Any:
+    """The LLM synthesiser's configuration from a run's options."""
+    from ..synth.llm import LLMConfig
+
+    return LLMConfig(
         model=options.llm_model,
         base_url=options.base_url,
         concurrency=options.concurrency,
@@ -180,9 +178,44 @@ def synthesise_with_llm(context: Context) -> dict:
         grammar=options.grammar,
         head_tokens=options.head_tokens,
         head_seconds=options.head_seconds,
-        cache_dir=run.path("llm", "cache"),
+        cache_dir=cache_dir,
     )
+
+
+def llm_hooks(
+    context: Context,
+    known: dict[Head, list[Candidate]],
+    heads: list[Head],
+    on_head: Callable | None,
+    progress: Callable[[int, int, str], None] | None,
+) -> Any:
+    """What the pipeline adds to the LLM synthesiser: refinement on fit passages, each
+    head's best known program as its starting point, duplicates by pattern, the grammar."""
+    from ..grammar import gbnf
+    from ..synth.llm import Hooks
+
     refine = make_refiner(context.cache("fit"), context.vocab)
+    return Hooks(
+        refine=refine,
+        start=starting_points(context, known, heads, refine),
+        fingerprint=make_fingerprint(context.cache("fit")),
+        on_head=on_head,
+        progress=progress,
+        grammar=gbnf(context.options.programs_per_request),
+    )
+
+
+def synthesise_with_llm(context: Context) -> dict:
+    """Run the LLM synthesiser on the chosen heads not done yet, recording each head's
+    candidates (`candidates.jsonl`) and its failures and usage (`llm.jsonl`) as it finishes;
+    return what run.json records (the heads chosen)."""
+    from ..synth.llm import HeadResult, print_token_table, synthesise
+
+    options, run = context.options, context.run
+    known = known_programs(context, list(context.heads))
+    chosen = llm_heads(context, known)
+    done = heads_done(run, "llm")
+    summaries = head_summaries(context, [head for head in chosen if head not in done])
 
     def on_head(result: HeadResult) -> None:
         append_jsonl(run.path("llm.jsonl"), [result.to_json()])
@@ -190,17 +223,16 @@ def synthesise_with_llm(context: Context) -> dict:
             append_candidates(run, "llm", {result.head: result.candidates})
 
     total, finished = len(chosen), len(chosen) - len(summaries)
-    hooks = Hooks(
-        refine=refine,
-        start=starting_points(context, known, list(summaries), refine),
-        fingerprint=make_fingerprint(context.cache("fit")),
-        on_head=None if options.dry_run else on_head,
-        progress=lambda d, t, note: context.progress("synthesise llm", finished + d, total, note),
-        grammar=gbnf(options.programs_per_request),
+    hooks = llm_hooks(
+        context,
+        known,
+        list(summaries),
+        None if options.dry_run else on_head,
+        lambda d, t, note: context.progress("synthesise llm", finished + d, total, note),
     )
     results = synthesise(
         summaries,
-        config,
+        llm_config(options, run.path("llm", "cache")),
         hooks,
         dry_run_dir=run.path("llm", "prompts") if options.dry_run else None,
     )
