@@ -6,11 +6,25 @@ over the target), so a crash leaves either the old file or the new one, never ha
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import tempfile
 from pathlib import Path
 from typing import Any
+
+
+def describe_os_error(exc: OSError, path: str | Path | None = None) -> str:
+    """One line for a file that cannot be read or written: where, and why (a full disk said
+    plainly, with what to do)."""
+    where = path or exc.filename
+    prefix = f"{where}: " if where else ""
+    if exc.errno == errno.ENOSPC:
+        return (
+            f"{prefix}the disk is full; free some space and run again (a run: with --resume, "
+            "which keeps what was finished)"
+        )
+    return f"{prefix}{exc.strerror or exc}"
 
 
 def cache_root() -> Path:
@@ -40,6 +54,9 @@ def write_text(path: str | Path, text: str) -> None:
             out.flush()
             os.fsync(out.fileno())
         os.replace(temporary, path)
+    except OSError as exc:  # named by the file meant, not the temporary one
+        Path(temporary).unlink(missing_ok=True)
+        raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from None
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise

@@ -15,9 +15,9 @@ import time
 import urllib.request
 
 import pytest
-from tiny_model import CORPUS
+from test_pipeline import options
 
-from attndsl.pipeline import RunOptions, run_pipeline
+from attndsl.pipeline import run_pipeline
 from attndsl.rundir import read_jsonl
 
 pytestmark = pytest.mark.llm
@@ -67,13 +67,8 @@ def server():
 
 def test_one_head_end_to_end_with_a_real_model(server, tiny_model_dir, tmp_path):
     url, model = server
-    options = RunOptions(
-        model=tiny_model_dir,
-        corpus=str(CORPUS),
-        max_passages=6,
-        fit_passages=6,
-        cost_passages=2,
-        max_tokens=48,
+    settings = options(
+        tiny_model_dir,
         heads="1.0",
         synth="llm",
         base_url=url,
@@ -82,7 +77,7 @@ def test_one_head_end_to_end_with_a_real_model(server, tiny_model_dir, tmp_path)
         refine_rounds=0,
         llm_max_tokens=500,
     )
-    summary = run_pipeline(options, tmp_path / "run")
+    summary = run_pipeline(settings, tmp_path / "run")
     [entry] = read_jsonl(tmp_path / "run" / "llm.jsonl")
     assert not [f for f in entry["failures"] if f["stage"] in ("request", "grammar")]
     share = summary["llm"]

@@ -172,3 +172,29 @@ def test_programs_with_the_same_pattern_are_one_candidate(tmp_path):
         result = synthesise({(0, 0): summary("a")}, config(server, tmp_path), hooks)[(0, 0)]
     assert [c.id for c in result.candidates] == [attndsl.load(PREVIOUS).id, sink]
     assert result.usage["duplicates"] == 1 and result.usage["checked"] == 3
+
+
+def test_a_full_disk_while_caching_an_answer_is_one_clear_line(tmp_path, monkeypatch, capsys):
+    """The answer cache on a full disk: the error reaches the caller with the cache file's
+    path, and the command line says it in one line with what to do."""
+    import errno
+
+    from attndsl.cli import _main
+    from attndsl.synth.llm._client import ResponseCache
+
+    def full(self, request, body):
+        raise OSError(errno.ENOSPC, "No space left on device", str(self.root / "ab.json"))
+
+    monkeypatch.setattr(ResponseCache, "put", full)
+    reply = completion(fenced(PREVIOUS))
+    with StubServer(lambda body: reply) as server, pytest.raises(OSError) as caught:
+        synthesise({(0, 0): summary("a")}, config(server, tmp_path))
+    assert caught.value.errno == errno.ENOSPC
+
+    def handler(args):
+        raise caught.value
+
+    monkeypatch.setattr(_main, "cmd_library", handler)
+    assert _main.main(["library"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "ab.json: the disk is full" in err and "--resume" in err

@@ -13,7 +13,15 @@ from tiny_model import CORPUS
 
 from attndsl.cli import main
 from attndsl.pipeline import STAGES, RunOptions, evaluate, run_pipeline
-from attndsl.rundir import RunDir, RunError, read_json, read_jsonl, stored_costs, stored_order
+from attndsl.rundir import (
+    RunDir,
+    RunError,
+    llm_share,
+    read_json,
+    read_jsonl,
+    stored_costs,
+    stored_order,
+)
 
 STAGE_NAMES = [stage.name for stage in STAGES]
 
@@ -512,3 +520,9 @@ def test_the_llm_benchmark_on_a_finished_run(finished, tmp_path):
             assert row["with_llm_test_iou"] >= 0 and row["answers"] == 1
             assert row["with_llm_test_iou"] == row["enum_test_iou"] or row["won"]
         assert mode["summary"]["checked"] == 2
+    # a tampered llm.jsonl is one clear line naming the file and line, not a traceback
+    lines = (out / "llm.jsonl").read_text().splitlines()
+    (out / "llm.jsonl").write_text(lines[0] + '\n{"layer": 1, "head": 0, "usage": "x"}\n')
+    with pytest.raises(RunError, match=r"llm\.jsonl:2") as error:
+        llm_share(RunDir(out))
+    assert "\n" not in str(error.value)

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .._io import describe_os_error
 from ..lang import AttnDslError, ProgramError, library, split_words
 from . import _models as _cli_models
 from . import _run as _cli_run
@@ -225,8 +226,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:  # a file or folder that cannot be read or written
         if args.debug:
             raise
-        where = f"{exc.filename}: " if exc.filename else ""
-        print(f"attndsl: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        print(f"attndsl: error: {describe_os_error(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("attndsl: interrupted", file=sys.stderr)

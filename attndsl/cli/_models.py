@@ -56,6 +56,7 @@ def add_commands(add: Callable[[str, str], argparse.ArgumentParser]) -> None:
     )
     sub.add_argument("--programs-per-request", type=positive, help="llm: as for attndsl run")
     sub.add_argument("--llm-max-tokens", type=positive, help="llm: as for attndsl run")
+    sub.add_argument("--repair-rounds", type=count, help="llm: as for attndsl run")
     sub.add_argument("--refine-rounds", type=count, help="llm: as for attndsl run")
     sub.add_argument("--head-seconds", type=positive_float, help="llm: as for attndsl run")
     sub.add_argument(
@@ -216,7 +217,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         grammars = tuple(g.strip() for g in args.grammars.split(",") if g.strip())
         if not grammars or set(grammars) - set(GRAMMARS):
             raise UsageError(f"bench llm: --grammars takes {', '.join(GRAMMARS)}")
-        names = ("programs_per_request", "llm_max_tokens", "refine_rounds", "head_seconds")
+        names = ("programs_per_request", "llm_max_tokens", "repair_rounds", "refine_rounds")
+        names += ("head_seconds",)
         changes = {n: getattr(args, n) for n in names if getattr(args, n) is not None}
         run_llm_benchmark(
             args.run, args.base_url, args.llm_model, args.llm_heads, grammars, changes, args.json

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from ..models import Head, format_head
 from ..rundir import append_candidates, append_jsonl, heads_done, read_candidates, read_jsonl
 from ..synth import Candidate
 from ._context import Context
-from ._options import RunOptions, worst_count
+from ._options import LLM_OPTIONS, RunOptions, worst_count
 
 REFINE_PASSAGES = 32  # fit passages a refinement round is scored on
 FINGERPRINT_PASSAGES = 4  # fit passages that tell two programs' patterns apart
@@ -161,25 +162,17 @@ def head_summaries(context: Context, heads: list[Head]) -> dict[Head, str]:
 
 
 def llm_config(options: RunOptions, cache_dir: Path) -> Any:
-    """The LLM synthesiser's configuration from a run's options."""
+    """The LLM synthesiser's configuration from a run's options (each `LLMConfig` field from
+    the option of the same name, or the one `LLM_OPTIONS` renames)."""
     from ..synth.llm import LLMConfig
 
-    return LLMConfig(
-        model=options.llm_model,
-        base_url=options.base_url,
-        concurrency=options.concurrency,
-        timeout_s=options.timeout_s,
-        programs_per_request=options.programs_per_request,
-        repair_rounds=options.repair_rounds,
-        refine_rounds=options.refine_rounds,
-        temperature=options.temperature,
-        max_tokens=options.llm_max_tokens,
-        seed=options.llm_seed,
-        grammar=options.grammar,
-        head_tokens=options.head_tokens,
-        head_seconds=options.head_seconds,
-        cache_dir=cache_dir,
-    )
+    wanted = {f.name for f in fields(LLMConfig)}
+    values = {}
+    for option in RunOptions.names():
+        name = LLM_OPTIONS.get(option, option)
+        if name in wanted:
+            values[name] = getattr(options, option)
+    return LLMConfig(**values, cache_dir=cache_dir)
 
 
 def llm_hooks(

@@ -11,6 +11,8 @@ from ..models import COST_METHODS
 from ..synth.llm import GRAMMARS, LLMConfig
 
 SYNTHESISERS = ("enum", "llm", "both", "none")
+#: run options whose `LLMConfig` field has another name (the others share theirs)
+LLM_OPTIONS = {"llm_model": "model", "llm_max_tokens": "max_tokens", "llm_seed": "seed"}
 #: the LLM options' defaults, read once from where they are documented
 _LLM: dict[str, Any] = {f.name: f.default for f in fields(LLMConfig)}
 

@@ -4,7 +4,8 @@ the run directory and writes its own. Files written:
 - `attention/{fit,select,test}/`: attention caches (`models.extract`);
 - `summaries.jsonl`: one summary per head, with the starter programs' fit-split scores;
 - `candidates.jsonl`: per head and synthesiser, the candidate programs (canonical source);
-- `llm.jsonl`: per head, the LLM's failures and token usage (`--synth llm|both`);
+- `llm.jsonl`: per head the LLM was asked about, its failures and usage, a line as each head
+  finishes (`--synth llm|both`);
 - `selection.json`: per head, the chosen program with its select and test soft IoU, and the
   library of unique chosen programs (`programs/<id>.py` hold their sources);
 - `costs.jsonl`, `perplexity.json`: heads' replacement costs on the select split, each with

@@ -28,10 +28,7 @@ class RunError(AttnDslError):
 
 def _disk_error(path: Path, exc: OSError) -> RunError:
     if exc.errno == errno.ENOSPC:
-        return RunError(
-            f"{path}: the disk is full; free some space and rerun with --resume "
-            "(finished stages are kept)"
-        )
+        return RunError(_io.describe_os_error(exc, path))
     return RunError(f"{path}: cannot write: {exc.strerror or exc}")
 
 

@@ -7,22 +7,10 @@ from __future__ import annotations
 from typing import Any
 
 from ..models import Head
+from ..synth.llm import USAGE_KEYS
 from ._files import SELECTION, RunDir, read_json, read_jsonl, shaped
 
 LLM = [{"layer": int, "head": int, "candidates": list, "failures": list, "usage": dict}]
-#: the usage counts `llm_share` adds up over heads
-COUNTS = (
-    "requests",
-    "cached_requests",
-    "answers",
-    "programs",
-    "parsed",
-    "checked",
-    "duplicates",
-    "prompt_tokens",
-    "completion_tokens",
-    "seconds",
-)
 
 
 def llm_results(run: RunDir) -> dict[Head, dict[str, Any]]:
@@ -40,7 +28,7 @@ def llm_share(run: RunDir) -> dict[str, Any] | None:
         return None
     results = llm_results(run).values()
     share: dict[str, Any] = {"heads": len(results)}
-    for key in COUNTS:
+    for key in USAGE_KEYS:
         total = sum(r["usage"].get(key, 0) for r in results)
         share[key] = round(total, 1) if isinstance(total, float) else total
     share["failed_requests"] = sum(

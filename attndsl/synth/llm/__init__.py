@@ -3,7 +3,7 @@ OpenAI-compatible endpoint (`_client`: configuration, response cache, requests),
 programs read from fenced blocks of the answer (`_fences`), and a local chat model it can
 serve itself (`_serve`)."""
 
-from ._client import GRAMMARS, EndpointError, LLMConfig, LLMError
+from ._client import GRAMMARS, USAGE_KEYS, EndpointError, LLMConfig, LLMError
 from ._serve import (
     CHAT_MODELS,
     DEFAULT_CHAT_MODEL,
@@ -30,6 +30,7 @@ __all__ = [
     "DEFAULT_CONTEXT",
     "DEFAULT_PORT",
     "GRAMMARS",
+    "USAGE_KEYS",
     "EndpointError",
     "HeadResult",
     "Hooks",
