@@ -495,6 +495,15 @@ def test_llm_heads_are_recorded_as_they_finish_and_a_resume_repeats_no_request(
     assert share["heads"] == 2 and share["answers"] == 2 and share["checked"] == 2
     assert 0 <= share["won"] <= 2
     assert "2 heads asked · 2 answers" in capsys.readouterr().out
+    assert main(["review", str(out)]) == 0
+    assert "LLM: 2 heads asked · 2 answers" in capsys.readouterr().out
+    assert "2 heads asked · 2 answers" in (out / "report.html").read_text()
+    # a tampered llm.jsonl is one clear line naming the file and line, not a traceback
+    lines = (out / "llm.jsonl").read_text().splitlines()
+    (out / "llm.jsonl").write_text(lines[0] + '\n{"layer": 1, "head": 0, "usage": "x"}\n')
+    with pytest.raises(RunError, match=r"llm\.jsonl: .* lacks 'candidates'") as error:
+        llm_share(RunDir(out))
+    assert "\n" not in str(error.value)
 
 
 def test_the_llm_benchmark_on_a_finished_run(finished, tmp_path):
@@ -520,9 +529,31 @@ def test_the_llm_benchmark_on_a_finished_run(finished, tmp_path):
             assert row["with_llm_test_iou"] >= 0 and row["answers"] == 1
             assert row["with_llm_test_iou"] == row["enum_test_iou"] or row["won"]
         assert mode["summary"]["checked"] == 2
-    # a tampered llm.jsonl is one clear line naming the file and line, not a traceback
-    lines = (out / "llm.jsonl").read_text().splitlines()
-    (out / "llm.jsonl").write_text(lines[0] + '\n{"layer": 1, "head": 0, "usage": "x"}\n')
-    with pytest.raises(RunError, match=r"llm\.jsonl:2") as error:
-        llm_share(RunDir(out))
-    assert "\n" not in str(error.value)
+
+
+def test_every_llm_option_reaches_the_synthesiser(tmp_path):
+    from attndsl.pipeline import llm_config
+
+    chosen = dict(
+        llm_model="m",
+        base_url="http://127.0.0.1:1/v1",
+        llm_max_tokens=7,
+        llm_seed=3,
+        llm_stop=["<|end|>"],
+        frequency_penalty=0.2,
+        temperature=0.1,
+        grammar="off",
+        head_tokens=9,
+        head_seconds=5.0,
+        programs_per_request=2,
+        repair_rounds=0,
+        refine_rounds=2,
+        concurrency=3,
+        timeout_s=30.0,
+    )
+    config = llm_config(RunOptions(**chosen), tmp_path)
+    renamed = {"llm_model": "model", "llm_max_tokens": "max_tokens", "llm_seed": "seed"}
+    for option, value in chosen.items():
+        field = renamed.get(option, "stop" if option == "llm_stop" else option)
+        assert getattr(config, field) == (tuple(value) if option == "llm_stop" else value)
+    assert config.cache_dir == tmp_path

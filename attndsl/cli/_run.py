@@ -13,7 +13,8 @@ from ._common import count, folder, heads, llm_heads, positive, positive_float
 EXAMPLES = {
     "run": "attndsl run                                  # smollm2, shipped stories, enum\n"
     "  attndsl run --heads 0.*,5.3 --max-passages 16 --out runs/quick\n"
-    "  attndsl run --synth both --base-url http://localhost:8000/v1 --llm-model qwen\n"
+    "  attndsl run --synth both --llm-heads worst:10 --base-url http://127.0.0.1:8080/v1 "
+    "--llm-model qwen2.5-coder-1.5b   # after: attndsl llm serve\n"
     "  attndsl run --out runs/smollm2 --resume       # continue an interrupted run",
     "evaluate": "attndsl evaluate --run runs/smollm2 --corpus ../shared/data/tinystories/"
     "valid-sample.jsonl --json eval.json",
@@ -143,6 +144,19 @@ def add_commands(add: Callable[[str, str], argparse.ArgumentParser]) -> None:
         help="most tokens of one answer (%(default)s)",
     )
     llm.add_argument("--llm-seed", type=int, default=defaults.llm_seed, help="sampling seed")
+    llm.add_argument(
+        "--llm-stop",
+        action="append",
+        default=[],
+        metavar="TEXT",
+        help="stop the answer at TEXT (may be given again)",
+    )
+    llm.add_argument(
+        "--frequency-penalty",
+        type=float,
+        default=defaults.frequency_penalty,
+        help="above 0 discourages an answer that repeats itself (%(default)s)",
+    )
     llm.add_argument(
         "--grammar",
         choices=GRAMMARS,

@@ -12,7 +12,12 @@ from ..synth.llm import GRAMMARS, LLMConfig
 
 SYNTHESISERS = ("enum", "llm", "both", "none")
 #: run options whose `LLMConfig` field has another name (the others share theirs)
-LLM_OPTIONS = {"llm_model": "model", "llm_max_tokens": "max_tokens", "llm_seed": "seed"}
+LLM_OPTIONS = {
+    "llm_model": "model",
+    "llm_max_tokens": "max_tokens",
+    "llm_seed": "seed",
+    "llm_stop": "stop",
+}
 #: the LLM options' defaults, read once from where they are documented
 _LLM: dict[str, Any] = {f.name: f.default for f in fields(LLMConfig)}
 
@@ -57,8 +62,9 @@ class RunOptions:
     llm_heads: the heads the LLM is asked about: `all`, or `worst:N`, the N heads whose best
         starter or enumerated program fits worst on the select split.
     concurrency, timeout_s, programs_per_request, repair_rounds, refine_rounds, temperature,
-        llm_max_tokens (its `max_tokens`), llm_seed (its `seed`), grammar, head_tokens,
-        head_seconds: as `attndsl.synth.llm.LLMConfig` documents them.
+        llm_max_tokens (its `max_tokens`), llm_seed (its `seed`), llm_stop (its `stop`),
+        frequency_penalty, grammar, head_tokens, head_seconds: as
+        `attndsl.synth.llm.LLMConfig` documents them.
     dry_run: write the LLM prompts into the run directory and send nothing.
     """
 
@@ -86,6 +92,8 @@ class RunOptions:
     temperature: float = _LLM["temperature"]
     llm_max_tokens: int = _LLM["max_tokens"]
     llm_seed: int | None = _LLM["seed"]
+    llm_stop: tuple[str, ...] = ()
+    frequency_penalty: float = _LLM["frequency_penalty"]
     grammar: str = _LLM["grammar"]
     head_tokens: int | None = _LLM["head_tokens"]
     head_seconds: float | None = _LLM["head_seconds"]
@@ -103,6 +111,7 @@ class RunOptions:
         if self.costs not in COST_METHODS:
             raise ValueError(f"costs must be one of {COST_METHODS}, not {self.costs!r}")
         self.fractions = tuple(sorted({float(f) for f in self.fractions}))
+        self.llm_stop = tuple(self.llm_stop)
 
     def settings(self) -> dict:
         """The options that decide a run's results (checked when a run resumes)."""
@@ -111,6 +120,7 @@ class RunOptions:
         for name in self._unsettled:
             values.pop(name)
         values["fractions"] = list(self.fractions)
+        values["llm_stop"] = list(self.llm_stop)
         return values
 
     @classmethod
