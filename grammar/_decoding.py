@@ -14,7 +14,9 @@ so the two cannot drift apart:
   between two words (`not in`, `return x`); no comments, blank lines or continuations;
 - the terminals' regular expressions are replaced by `TERMINALS`, bounded subsets of them
   (names of at most 32 characters, numbers without exponents, docstrings of at most
-  `DOCSTRING_CHARS` characters), so no answer can run away inside one token.
+  `DOCSTRING_CHARS` characters), so no answer can run away inside one token;
+- `NARROWED` rules are cut to what the checker accepts of them (an expression statement is a
+  docstring).
 
 Every program the grammar accepts is a program Lark parses (tests check this on the
 starters and on hostile text); the converse does not hold, by design. Two renderings of the
@@ -116,6 +118,10 @@ TERMINALS = {
         )
     ),
 }
+#: rules the decoding grammar narrows to what the checker accepts of them: an expression
+#: statement is only ever a docstring (a model that closes its docstring early must not go on
+#: with `and """...` or `* x`)
+NARROWED = {"expr_stmt": Ref("string")}
 LAYOUT = ("_NL", "_INDENT", "_DEDENT")
 
 
@@ -153,7 +159,7 @@ class _Translator:
             return None
         if key not in self.rules:
             self.rules[key] = Lit("")  # in progress: recursion sees a rule that exists
-            node = self._expansions(self.trees[name], depth, line_start=False)
+            node = NARROWED.get(name) or self._expansions(self.trees[name], depth, False)
             if node is None:
                 del self.rules[key]
                 self._empty.add(key)

@@ -58,6 +58,8 @@ def test_replies_outside_the_format_or_the_language_are_refused(reply_parser):
         "a comment": good.replace("    return out", "    # done\n    return out"),
         "a tab": good.replace("    return out", "\treturn out"),
         "a runaway name": good.replace("out = zeros", "o" + "u" * 40 + " = zeros"),
+        "an expression statement": good.replace("    return out", "    n + 1\n    return out"),
+        "a docstring that goes on": good.replace("):\n", '):\n    """a""" and """b"""\n', 1),
     }
     for what, reply in bad.items():
         with pytest.raises(LarkError):
