@@ -187,6 +187,7 @@ class _Session:
         self.system = {"role": "system", "content": prompts.system_prompt()}
         self.finished = 0
         self.stopped = False  # the endpoint cannot serve the run: ask nothing more
+        self._prints: dict[str, bytes] = {}  # fingerprints by program id
         self._refine_lock = asyncio.Lock()  # the caller's scorer runs one head at a time
 
     def tell(self, note: str, finished: int | None = None) -> None:
@@ -274,6 +275,16 @@ class _Session:
                 {"role": "user", "content": prompts.repair_prompt(rejected)},
             ]
 
+    def _keys(self, candidate: Candidate) -> set[str | bytes]:
+        """What makes a candidate a duplicate: its id, and its pattern's fingerprint (each
+        program's computed once per run: kept candidates are compared at every reply)."""
+        fingerprint = self.hooks.fingerprint
+        if fingerprint is None:
+            return {candidate.id}
+        if candidate.id not in self._prints:
+            self._prints[candidate.id] = fingerprint(candidate.program)
+        return {candidate.id, self._prints[candidate.id]}
+
     def _check(self, result: HeadResult, reply: str, step: str) -> list[tuple[str, str]]:
         """Add the reply's new valid programs to `result`; (hypothesis, errors) of the others."""
         snippets = extract_programs(reply)
@@ -288,10 +299,9 @@ class _Session:
                     "body": reply[:200],
                 }
             )
-        fingerprint = self.hooks.fingerprint
-        seen: set[str | bytes] = {c.id for c in result.candidates}
-        if fingerprint is not None:
-            seen |= {fingerprint(c.program) for c in result.candidates}
+        seen: set[str | bytes] = set()
+        for kept in result.candidates:
+            seen |= self._keys(kept)
         rejected = []
         for number, snippet in enumerate(snippets, 1):
             try:
@@ -315,9 +325,7 @@ class _Session:
             usage["checked"] += 1
             doc = (program.docstring or "").strip().split("\n", 1)[0]
             candidate = Candidate(program.canonical, snippet.hypothesis or doc, "llm")
-            keys: set[str | bytes] = {candidate.id}
-            if fingerprint is not None:
-                keys.add(fingerprint(candidate.program))
+            keys = self._keys(candidate)
             if keys & seen:
                 usage["duplicates"] += 1
                 continue
